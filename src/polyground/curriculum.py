@@ -1,0 +1,29 @@
+"""Curriculum on the number of in-context points, and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+from .config import CurriculumConfig, TrainConfig
+
+
+def points_at(curriculum: CurriculumConfig, step: int) -> int:
+    """Points per sequence at ``step``: start, + points_step every step_every steps, capped at end."""
+    grown = curriculum.points_start + curriculum.points_step * (step // curriculum.step_every)
+    return min(curriculum.points_end, grown)
+
+
+def degree_at(curriculum: CurriculumConfig, step: int, max_degree: int) -> int:
+    """Highest degree drawn at ``step``: degree_start, + 1 every degree_every steps, capped."""
+    return min(max_degree, curriculum.degree_start + step // curriculum.degree_every)
+
+
+def lr_at(config: TrainConfig, step: int) -> float:
+    """Linear warmup to ``lr``, then constant or cosine decay to ``lr * min_lr_ratio``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    floor = config.lr * config.min_lr_ratio
+    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))

@@ -1,0 +1,93 @@
+"""Evaluation: squared error at every number of in-context examples, with confidence bands.
+
+All sequences are drawn at once from the evaluation seed (independent of batch size), the model
+is run in batches without gradients, and each method's per-position squared error is reduced to a
+mean and a normal-approximation confidence band.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from scipy.stats import norm
+from torch import nn
+
+from .baselines import least_squares, zero_predictor
+from .tasks import ChebyshevTask, generator_for
+
+Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def model_predictor(model: nn.Module, batch_size: int) -> Predictor:
+    """Batched, gradient-free predictions of a model (so memory does not grow with the count)."""
+
+    def predict(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        with torch.inference_mode():
+            return torch.cat([
+                model(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)
+            ])
+
+    return predict
+
+
+def squared_errors(predict: Predictor, xs: torch.Tensor, ys_context: torch.Tensor, ys_target: torch.Tensor) -> torch.Tensor:
+    """(sequences, points) squared errors of ``predict`` given the context."""
+    return (predict(xs, ys_context).double() - ys_target.double()) ** 2
+
+
+def summarize(errors: torch.Tensor, confidence: float) -> dict[str, list[float]]:
+    """Mean over sequences per position, and the two-sided normal-approximation band."""
+    z = norm.ppf(0.5 + confidence / 2)
+    mean = errors.mean(0)
+    half = z * errors.std(0) / math.sqrt(errors.shape[0])
+    return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
+
+
+def eval_sequences(task: ChebyshevTask, n_sequences: int, n_points: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation set: (xs, ys) of shape (n_sequences, n_points)."""
+    xs, ys, _ = task.sample(n_sequences, n_points, generator_for(seed, "eval"))
+    return xs, ys
+
+
+def baseline_predictors(degree: int, ridge: float) -> dict[str, Predictor]:
+    """The paper's baselines at a given Chebyshev degree."""
+    return {
+        "least_squares": lambda xs, ys: least_squares(xs, ys, degree),
+        "ridge": lambda xs, ys: least_squares(xs, ys, degree, ridge=ridge),
+        "zero": zero_predictor,
+    }
+
+
+def write_curves(path: str | Path, curves: dict[str, dict[str, list[float]]]) -> None:
+    """Wide CSV: examples, then <method>, <method>_low, <method>_high per method."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    methods = list(curves)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["examples"] + [f"{m}{s}" for m in methods for s in ("", "_low", "_high")])
+        for i in range(len(curves[methods[0]]["mean"])):
+            writer.writerow([i] + [f"{curves[m][k][i]:.6g}" for m in methods for k in ("mean", "low", "high")])
+    tmp.replace(path)
+
+
+def read_curves(path: str | Path) -> dict[str, dict[str, list[float]]]:
+    """Inverse of :func:`write_curves`."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    methods = [c for c in rows[0] if c != "examples" and not c.endswith(("_low", "_high"))]
+    return {
+        m: {k: [float(r[m + s]) for r in rows] for k, s in (("mean", ""), ("low", "_low"), ("high", "_high"))}
+        for m in methods
+    }
+
+
+def headline(curve: dict[str, list[float]], examples: list[int]) -> dict[str, float]:
+    """Mean squared error at selected numbers of in-context examples."""
+    return {f"mse@{n}": round(curve["mean"][n], 6) for n in examples}

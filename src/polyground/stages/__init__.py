@@ -1,0 +1,41 @@
+"""One script per DVC stage: ``python -m polyground.stages.<stage>``.
+
+Each stage reads ``params.yaml`` (validated before any work), and on a known failure (bad
+parameter, missing or corrupt checkpoint, foreign resume state) prints one ``error:`` line that
+names the problem and its fix, and exits with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import CheckpointError, write_atomic
+from ..config import ParamsError
+from ..train import ResumeError
+
+KNOWN_ERRORS = (ParamsError, CheckpointError, ResumeError)
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's ``main``; known errors become one clear message and exit status 2."""
+    try:
+        main()
+    except KNOWN_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
+    """A run directory named by the hash of everything that determines the run."""
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(root) / digest
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Pretty, key-sorted JSON, written atomically."""
+    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")

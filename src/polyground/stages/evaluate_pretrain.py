@@ -1,0 +1,54 @@
+"""Stage ``evaluate_pretrain``: the pretrained model against least squares, ridge and zero.
+
+One evaluation set of ``evaluate.num_sequences`` sequences of ``evaluate.points`` points from the
+fixed evaluation seed. The model is causal with absolute positions, so the first 31 positions of
+an 81-point sequence are exactly a 31-point evaluation: one pass gives the paper's 31-point curve
+(``plot_points``) and the 81-point one.
+
+Outputs: ``metrics/pretrain.json`` (headline errors, the model's margin over least squares) and
+``metrics/pretrain_curve.csv`` (mean and band per number of in-context examples, per method).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..config import as_dict, load_params
+from ..evaluate import baseline_predictors, eval_sequences, headline, model_predictor, squared_errors, summarize, write_curves
+from ..tasks import ChebyshevTask
+from . import run_stage, write_json
+
+CHECKPOINT, METRICS, CURVE = "models/pretrain", "metrics/pretrain.json", "metrics/pretrain_curve.csv"
+
+
+def main() -> None:
+    params = load_params()
+    config = params.evaluate
+    torch.set_num_threads(params.threads)
+    model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
+    began = time.perf_counter()
+    task = ChebyshevTask(**as_dict(params.pretrain.task))
+    xs, ys = eval_sequences(task, config.num_sequences, config.points, config.seed)
+    predictors = {"model": model_predictor(model, config.batch_size)}
+    predictors |= baseline_predictors(config.baseline_degree, config.ridge)
+    curves = {name: summarize(squared_errors(p, xs, ys, ys), config.confidence) for name, p in predictors.items()}
+    write_curves(CURVE, curves)
+    first = config.headline_examples[0]
+    metrics = {
+        "num_sequences": config.num_sequences,
+        "points": config.points,
+        "checkpoint_sha256": meta["sha256"],
+        **{name: headline(curve, config.headline_examples + [config.points - 1]) for name, curve in curves.items()},
+        f"model_minus_least_squares@{first}": round(
+            curves["model"]["mean"][first] - curves["least_squares"]["mean"][first], 6
+        ),
+    }
+    write_json(METRICS, metrics)
+    print(f"evaluate_pretrain: {time.perf_counter() - began:.0f} s, model {metrics['model']}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

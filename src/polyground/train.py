@@ -1,0 +1,183 @@
+"""The training loop, on Accelerate: one loop for pretraining, alignment and PEFT.
+
+The caller gives a model whose ``forward(xs, ys_context)`` returns predictions, and a
+``batch_fn(step, batch_size, n_points) -> (xs, ys_context, ys_target)`` that draws the *global*
+batch of ``step`` from a generator seeded by (seed, step). Each process takes its slice of that
+batch, so one process or many see the same data stream, and a resumed run sees the same batches
+as an uninterrupted one.
+
+Resume: every ``checkpoint_every`` steps the run directory receives ``state.safetensors`` (model
+and optimizer tensors), ``state.json`` (step, elapsed time, optimizer hyperparameters, the run's
+fingerprint) and ``log.csv``. Restarted with the same fingerprint, training continues from there
+and ends bit-identical to an uninterrupted run (same machine, same thread count). Accelerate's own
+``save_state`` pickles the optimizer, so it is not used: nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import write_atomic
+from .config import TrainConfig, as_dict
+from .curriculum import lr_at, points_at
+
+BatchFn = Callable[[int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
+
+
+class ResumeError(RuntimeError):
+    """A run directory whose saved state belongs to a different run."""
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; weight decay on matrices only (nanoGPT's rule)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+
+
+def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
+    optim = optimizer.state_dict()
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for index, state in optim["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = value.detach().contiguous()
+    groups = [{k: v for k, v in g.items()} for g in optim["param_groups"]]
+    tmp = run_dir / "state.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, run_dir / "state.safetensors")
+    write_atomic(run_dir / "state.json", json.dumps({**info, "param_groups": groups}, indent=1))
+
+
+def _load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    info = json.loads((run_dir / "state.json").read_text())
+    tensors = load_file(str(run_dir / "state.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": info.pop("param_groups")})
+    return info
+
+
+def _read_log(path: Path, up_to_step: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def train(
+    model: nn.Module,
+    batch_fn: BatchFn,
+    config: TrainConfig,
+    run_dir: str | Path,
+    fingerprint: dict[str, Any],
+    threads: int,
+    desc: str = "train",
+) -> dict:
+    """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state).
+
+    Returns a summary: steps, wall time (summed over resumptions), final logged loss, log path.
+    """
+    torch.set_num_threads(threads)
+    run_dir = Path(run_dir)
+    accelerator = Accelerator()
+    if config.batch_size % accelerator.num_processes:
+        raise ValueError(
+            f"batch_size {config.batch_size} is not divisible by {accelerator.num_processes} processes"
+        )
+    local = config.batch_size // accelerator.num_processes
+    rank = accelerator.process_index
+    optimizer = make_optimizer(model, config)
+    fingerprint = json.loads(json.dumps({**fingerprint, "train": as_dict(config)}))
+
+    start, elapsed = 0, 0.0
+    if (run_dir / "state.json").exists():
+        info = _load_state(run_dir, model, optimizer)
+        if info["fingerprint"] != fingerprint:
+            raise ResumeError(
+                f"{run_dir} holds the state of a different run; move it away to start afresh"
+            )
+        start, elapsed = info["step"], info["elapsed_s"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rows = _read_log(run_dir / "log.csv", start)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if config.compile:  # one dynamic-shape graph for every curriculum length
+        model = torch.compile(model, dynamic=True)
+
+    progress = tqdm(
+        total=config.steps, initial=start, desc=desc, disable=not accelerator.is_main_process,
+        mininterval=1.0 if os.isatty(2) else 30.0, dynamic_ncols=True,
+    )
+    began, loss_sum, loss_count, grad_norm = time.perf_counter() - elapsed, 0.0, 0, torch.zeros(())
+    for step in range(start, config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(config, step)
+        n_points = points_at(config.curriculum, step)
+        xs, ys_context, ys_target = (
+            t[rank * local : (rank + 1) * local].to(accelerator.device)
+            for t in batch_fn(step, config.batch_size, n_points)
+        )
+        loss = nn.functional.mse_loss(model(xs, ys_context), ys_target)
+        accelerator.backward(loss)
+        if config.grad_clip > 0:
+            grad_norm = accelerator.clip_grad_norm_(trainable, config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum += accelerator.reduce(loss.detach(), "mean").item()
+        loss_count += 1
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            mean_loss = loss_sum / loss_count
+            rows.append({
+                "step": done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
+                "loss": f"{mean_loss:.6g}", "grad_norm": f"{float(grad_norm):.6g}",
+                "elapsed_s": f"{time.perf_counter() - began:.2f}",
+            })
+            progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
+            loss_sum, loss_count = 0.0, 0
+        progress.update(1)
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                _write_log(run_dir / "log.csv", rows)
+                _save_state(run_dir, accelerator.unwrap_model(model), optimizer, {
+                    "step": done, "elapsed_s": time.perf_counter() - began, "fingerprint": fingerprint,
+                })
+    progress.close()
+    accelerator.wait_for_everyone()
+    return {
+        "steps": config.steps,
+        "wall_s": time.perf_counter() - began,
+        "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
+        "log": str(run_dir / "log.csv"),
+        "num_processes": accelerator.num_processes,
+    }

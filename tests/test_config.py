@@ -1,0 +1,74 @@
+import subprocess
+import sys
+
+import pytest
+
+from polyground.config import ParamsError, load_params, params_from_dict
+from polyground.stages import fingerprint_dir
+from conftest import ROOT, smoke_dict
+
+
+def test_committed_params_and_smoke_set_are_valid(smoke_params):
+    params = load_params(ROOT / "params.yaml")
+    assert (params.model.n_embd, params.model.n_layer, params.model.n_head) == (128, 6, 4)
+    assert 2 * params.model.max_points >= 100 + 62  # a 50-pair soft prompt before 31 points
+    assert smoke_params.model.n_embd < params.model.n_embd
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("model", "n_embd"), 0, r"model.n_embd = 0 is out of range: allowed > 0"),
+        (("model", "n_layer"), -2, r"model.n_layer = -2 is out of range"),
+        (("pretrain", "train", "lr"), -1.0, r"pretrain.train.lr = -1.0 is out of range: allowed > 0"),
+        (("pretrain", "train", "lr"), 0, r"pretrain.train.lr = 0.0 is out of range"),
+        (("pretrain", "train", "curriculum", "points_end"), 500, r"points_end = 500 exceeds model.max_points"),
+        (("evaluate", "points"), 500, r"evaluate.points = 500 exceeds model.max_points"),
+        (("model", "n_head"), 3, r"n_head = 3 does not divide model.n_embd"),
+        (("pretrain", "train", "schedule"), "linear", r"allowed one of cosine, constant"),
+        (("pretrain", "train", "steps"), "many", r"steps = 'many' has the wrong type"),
+        (("pretrain", "train", "learning_rate"), 1e-3, r"unknown key pretrain.train.learning_rate"),
+    ],
+)
+def test_bad_values_are_named_with_their_range(path, value, message):
+    data = smoke_dict()
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ParamsError, match=message):
+        params_from_dict(data)
+
+
+def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text().replace("n_head: 4", "n_head: 5"))
+    kept = tmp_path / "metrics" / "pretrain.json"
+    kept.parent.mkdir()
+    kept.write_text("{}")
+    for stage in ("pretrain", "evaluate_pretrain", "figures"):
+        result = subprocess.run([sys.executable, "-m", f"polyground.stages.{stage}"], cwd=tmp_path,
+                                capture_output=True, text=True)
+        assert result.returncode == 2
+        assert "error: params.yaml: model.n_head = 5 does not divide model.n_embd = 128" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert kept.read_text() == "{}"
+
+
+def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "polyground.stages.evaluate_pretrain"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "models/pretrain/model.safetensors is missing" in result.stderr
+    assert "dvc pull models/pretrain" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_parameter_set_is_named(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "polyground.config", "nope"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no parameter set 'nope'" in result.stderr
+
+
+def test_run_directory_depends_on_everything_that_shapes_the_run():
+    assert fingerprint_dir("r", {"a": 1}) == fingerprint_dir("r", {"a": 1})
+    assert fingerprint_dir("r", {"a": 1}) != fingerprint_dir("r", {"a": 2})

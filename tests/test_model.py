@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from polyground.checkpoint import build_model
+from polyground.config import ModelConfig
+from polyground.model import InContextRegressor, count_parameters
+
+
+def test_paper_size_has_about_1_2m_parameters():
+    model = build_model(ModelConfig(n_embd=128, n_layer=6, n_head=4, max_points=81))
+    assert 1.15e6 < count_parameters(model) < 1.25e6
+    assert model.max_points == 81
+
+
+def test_output_shape_and_interleaving():
+    model = InContextRegressor(16, 2, 2, 20)
+    xs, ys = torch.randn(3, 7), torch.randn(3, 7)
+    assert model(xs, ys).shape == (3, 7)
+    tokens = InContextRegressor.interleave(xs, ys)
+    assert tokens.shape == (3, 14, 1)
+    assert torch.equal(tokens[:, 0::2, 0], xs) and torch.equal(tokens[:, 1::2, 0], ys)
+
+
+def test_prediction_i_sees_earlier_pairs_and_x_i_but_never_y_i():
+    torch.manual_seed(0)
+    model = InContextRegressor(16, 2, 2, 20).eval()
+    xs, ys = torch.randn(2, 8), torch.randn(2, 8)
+    base = model(xs, ys)
+    for i in range(8):
+        later = ys.clone()
+        later[:, i:] += 5.0  # y_i and everything after
+        torch.testing.assert_close(model(xs, later)[:, : i + 1], base[:, : i + 1])
+        if i > 0:
+            earlier = ys.clone()
+            earlier[:, i - 1] += 5.0
+            assert not torch.allclose(model(xs, earlier)[:, i], base[:, i])
+        moved = xs.clone()
+        moved[:, i] += 1.0
+        assert not torch.allclose(model(moved, ys)[:, i], base[:, i])
+
+
+def test_prefix_embeddings_and_position_limit():
+    model = InContextRegressor(16, 2, 2, 20)
+    xs, ys = torch.randn(2, 8), torch.randn(2, 8)
+    assert model(xs, ys, prefix_embeds=torch.randn(2, 4, 16)).shape == (2, 8)
+    with pytest.raises(ValueError, match="do not fit"):
+        model(xs, ys, prefix_embeds=torch.randn(2, 6, 16))
+    with pytest.raises(ValueError, match="do not fit"):
+        model(torch.randn(1, 11), torch.randn(1, 11))
