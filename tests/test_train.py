@@ -34,14 +34,15 @@ def test_training_reduces_the_loss(tmp_path):
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_killed_run_resumes_to_the_same_weights(tmp_path, compiled):
     """SIGKILL a run after its first checkpoints, restart it, compare with an uninterrupted run."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TINY_RUN_COMPILE": str(int(compiled))}
     script = str(Path(tiny_run.__file__))
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, script, str(killed), str(tmp_path / "k.safetensors")], env=env,
                                stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while time.time() < deadline:
         state = killed / "state.json"
         if state.exists() and json.loads(state.read_text())["step"] >= 10:

@@ -5,7 +5,9 @@ Usage: python tests/tiny_run.py RUN_DIR OUT_FILE
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import replace
 
 import torch
 from safetensors.torch import save_file
@@ -37,4 +39,5 @@ def run(run_dir: str, config: TrainConfig = CONFIG) -> dict[str, torch.Tensor]:
 
 
 if __name__ == "__main__":
-    save_file(run(sys.argv[1]), sys.argv[2])
+    compiled = os.environ.get("TINY_RUN_COMPILE") == "1"
+    save_file(run(sys.argv[1], replace(CONFIG, compile=compiled)), sys.argv[2])

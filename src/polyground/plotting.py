@@ -46,11 +46,20 @@ def color(method: str) -> str:
     return METHODS[method][1]
 
 
-def plot_curve(ax: plt.Axes, curve: dict[str, list[float]], method: str, points: int, **kwargs) -> None:
-    """Mean squared error vs in-context examples with its confidence band."""
+def plot_curve(
+    ax: plt.Axes, curve: dict[str, list[float]], method: str, points: int, floor: float = 1e-4, **kwargs
+) -> None:
+    """Mean squared error vs in-context examples with its confidence band, on a log axis.
+
+    A normal-approximation band can reach below 0 for heavy-tailed errors (least squares near
+    interpolation); its lower edge is drawn at ``floor``, the bottom of the axis.
+    """
     x = range(points)
+    low = [max(v, floor) for v in curve["low"][:points]]
     ax.plot(x, curve["mean"][:points], color=color(method), label=kwargs.pop("label", label(method)), **kwargs)
-    ax.fill_between(x, curve["low"][:points], curve["high"][:points], color=color(method), alpha=0.2, lw=0)
+    ax.fill_between(x, low, curve["high"][:points], color=color(method), alpha=0.2, lw=0)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
 
 
 def save(fig: plt.Figure, stem: str | Path, dpi: int) -> None:

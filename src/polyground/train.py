@@ -169,7 +169,7 @@ def train(
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 _write_log(run_dir / "log.csv", rows)
-                _save_state(run_dir, accelerator.unwrap_model(model), optimizer, {
+                _save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
                     "step": done, "elapsed_s": time.perf_counter() - began, "fingerprint": fingerprint,
                 })
     progress.close()

@@ -45,9 +45,11 @@ def function_class_figure(params) -> plt.Figure:
         bins = np.linspace(-Y_RANGE, Y_RANGE, 121)
         density = np.stack([np.histogram(ys[:, i], bins=bins, density=True)[0] for i in range(len(grid))], 1)
         ax = axes[1, column]
-        mesh = ax.pcolormesh(grid.numpy(), bins, density, cmap="viridis", shading="auto")
+        centres = (bins[1:] + bins[:-1]) / 2
+        mesh = ax.pcolormesh(grid.numpy(), centres, density, cmap="viridis", shading="nearest")
         fig.colorbar(mesh, ax=ax, label="density of y | x")
         ax.set_xlabel("x")
+        ax.set_xticks([-1, -0.5, 0, 0.5, 1])
         ax.set_ylabel("y")
         share = float(np.mean(np.abs(ys) > Y_RANGE))
         ax.set_title(f"density of y given x ({share:.1%} of mass beyond |y| > {Y_RANGE:g})")
@@ -64,7 +66,7 @@ def pretrain_figure(params) -> plt.Figure:
         plot_curve(ax, curves["model"], "model", points)
         plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
         plot_curve(ax, curves["ridge"], "ridge", points, label=f"Ridge {params.evaluate.ridge:g} (degree {degree})")
-        ax.set_yscale("log")
+        ax.set_ylim(top=1e3)
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
         ax.set_title(f"degree 0..{params.pretrain.task.max_degree}, {points} points")
