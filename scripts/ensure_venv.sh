@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Source me: make .venv from the pinned requirements.txt once (unless polyground already imports
-# from the Python found), then put it first on PATH.
+# Source me: make .venv from the pinned requirements.txt unless .venv already imports polyground,
+# pytest and dvc, then put .venv first on PATH.
 if ! .venv/bin/python -c "import polyground, pytest, dvc" 2>/dev/null; then
   echo "setting up .venv from requirements.txt (first run only)"
   python3 -m venv .venv

@@ -1,4 +1,4 @@
-"""The committed results (produced by `dvc repro` with the default parameters) meet the targets."""
+"""The committed results are what the recorded `dvc repro` wrote, checked against the quality targets."""
 
 import hashlib
 import json
