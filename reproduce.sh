@@ -1,21 +1,115 @@
 #!/usr/bin/env bash
-# The main job: set up, pull the trained checkpoints from the DVC remote, regenerate every metric
-# and figure from them, and check the pipeline is up to date. (Verification of the stored claims
-# with a PASS/FAIL table is the reviewer's-path issue, not built yet.)
+# The main job: set up, pull the trained checkpoints from the DVC remote, regenerate every metric,
+# figure and the report from them, and verify the stored claims (paper/claims.yaml).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+usage() {
+  cat <<'EOF'
+Usage: ./reproduce.sh [--retrain] [--only STAGE_OR_FIGURE] [--docker] [--help]
+
+Default: set up the environment (once), pull the checkpoints from the default DVC remote, force the
+evaluation, figure and report stages (never the training ones), then verify every claim of
+paper/claims.yaml with the re-evaluation tolerances. Prints a table claim / figure / statement /
+expected / got / tolerance / PASS-FAIL, writes it to reports/claims.md and reports/claims.json, and
+exits non-zero if any claim fails.
+
+  --retrain        retrain everything from scratch with params.yaml (no pull), then verify with the
+                   retrain tolerances. About 75 minutes on 2 CPU cores (README, "Timings").
+  --only NAME      one stage (e.g. evaluate_pretrain) or one figure (e.g. pretrain_vs_baselines):
+                   regenerate just that, then verify only the claims of that stage's figures.
+  --docker         build the image (Dockerfile) and run this script inside it with the repository
+                   mounted; the other options are passed on.
+  --help           this text.
+EOF
+}
+
+retrain=0 only="" docker=0 passthrough=()
+while (($#)); do
+  case "$1" in
+    --retrain) retrain=1; passthrough+=("$1") ;;
+    --only) [[ $# -ge 2 ]] || { echo "error: --only needs a stage or figure name (see --help)" >&2; exit 2; }
+            only="$2"; passthrough+=("$1" "$2"); shift ;;
+    --docker) docker=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "error: unknown option '$1' (see ./reproduce.sh --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
 began=$SECONDS
 step() { printf '\n== [%4ds] %s\n' $((SECONDS - began)) "$*"; }
+
+if ((docker)); then
+  command -v docker >/dev/null || { echo "error: --docker needs docker on PATH (or run ./reproduce.sh directly)" >&2; exit 2; }
+  step "docker build -t polyground ."
+  docker build -t polyground .
+  gpus=(); command -v nvidia-smi >/dev/null && gpus=(--gpus all)
+  step "docker run (repository mounted at /work/polyground)"
+  exec docker run --rm "${gpus[@]}" -v "$PWD:/work/polyground" polyground ./reproduce.sh "${passthrough[@]}"
+fi
+
 step "environment"
 source scripts/ensure_venv.sh
-step "dvc pull (checkpoints from the default remote: $(dvc remote default))"
-dvc pull
-step "regenerate evaluation and figures from the pulled checkpoints"
-dvc repro --force --single-item evaluate_pretrain
-dvc repro --force --single-item figures
-step "pipeline status"
+
+# Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
+regenerate=(evaluate_pretrain figures report)
+training=(pretrain seed_spread)
+stage_of_figure() {  # the stage of dvc.yaml that writes figures/NAME.png
+  python - "$1" <<'PY'
+import sys, yaml
+stages = yaml.safe_load(open("dvc.yaml"))["stages"]
+hits = [s for s, d in stages.items() for o in d.get("outs", []) if f"figures/{sys.argv[1]}." in str(o)]
+print(hits[0] if hits else "")
+PY
+}
+
+targets=("${regenerate[@]}") retrain_targets=("${training[@]}") claims_filter=()
+if [[ " ${training[*]} " == *" $only "* ]]; then
+  ((retrain)) || { echo "error: '$only' is a training stage: use ./reproduce.sh --retrain --only $only" >&2; exit 2; }
+  retrain_targets=("$only")
+elif [[ " ${regenerate[*]} report_pdf " == *" $only "* ]]; then
+  targets=("$only")
+elif [[ -n "$only" ]]; then
+  stage=$(stage_of_figure "$only")
+  [[ -n "$stage" ]] || { echo "error: --only '$only' is neither a stage (${regenerate[*]} report_pdf ${training[*]}) nor a figure in figures/" >&2; exit 2; }
+  targets=("$stage") claims_filter=(--only "$only")
+fi
+
+if ((retrain)); then
+  step "retrain from scratch with params.yaml: ${retrain_targets[*]} (the previous checkpoints stay in the DVC cache: dvc checkout restores them)"
+  for stage in "${retrain_targets[@]}"; do
+    step "dvc repro --force --single-item $stage"
+    dvc repro --force --single-item "$stage"
+  done
+else
+  step "dvc pull (checkpoints from the DVC remote)"
+  python -m polyground.remote pull
+fi
+
+for stage in "${targets[@]}"; do
+  [[ "$stage" == report_pdf ]] && continue
+  step "dvc repro --force --single-item $stage"
+  dvc repro --force --single-item "$stage"
+done
+if [[ -z "$only" || " ${training[*]} " == *" $only "* || "$only" == report* ]]; then
+  if command -v pdflatex >/dev/null; then
+    step "dvc repro --force --single-item report_pdf"
+    dvc repro --force --single-item report_pdf
+  else
+    step "report_pdf skipped: no TeX engine (pdflatex); paper/report.pdf is the pulled one (README, 'Report')"
+  fi
+fi
+
+step "pipeline status (dvc status) and changes against the committed results"
 dvc status
-git --no-pager diff --stat -- metrics figures || true
-step "metrics"
-dvc metrics show
-step "done"
+git --no-pager diff --stat -- metrics figures paper 2>/dev/null || true
+
+tolerance=reevaluate; ((retrain)) && tolerance=retrain
+step "verify the claims of paper/claims.yaml (${tolerance} tolerances)"
+set +e
+python -m polyground.claims verify --tolerance "$tolerance" "${claims_filter[@]}"
+status=$?
+set -e
+step "done: reports/claims.md, reports/claims.json (exit $status)"
+exit $status

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Source me: make .venv from the pinned requirements.txt unless .venv already imports polyground,
-# pytest and dvc, then put .venv first on PATH.
-if ! .venv/bin/python -c "import polyground, pytest, dvc" 2>/dev/null; then
-  echo "setting up .venv from requirements.txt (first run only)"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet -r requirements.txt
-  .venv/bin/pip install --quiet --no-deps -e .
+# Source me: inside the Docker image (POLYGROUND_IMAGE set) use its pinned environment; otherwise
+# make .venv from the pinned requirements.txt (first run only) and put it first on PATH.
+if [[ -n "${POLYGROUND_IMAGE:-}" ]]; then
+  echo "using the image's pinned environment ($(command -v python))"
+else
+  if ! .venv/bin/python -c "import polyground, pytest, dvc" 2>/dev/null; then
+    echo "setting up .venv from requirements.txt (first run only, about 2 minutes)"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet -r requirements.txt
+    .venv/bin/pip install --quiet --no-deps -e .
+  fi
+  export PATH="$PWD/.venv/bin:$PATH"
 fi
-export PATH="$PWD/.venv/bin:$PATH"

@@ -70,7 +70,14 @@ def test_state_of_another_run_is_refused(tmp_path):
 
 def test_points_curriculum():
     curriculum = CurriculumConfig(points_start=5, points_end=81, points_step=2, step_every=2000)
-    assert [points_at(curriculum, s) for s in (0, 1999, 2000, 4000, 10**7)] == [5, 5, 7, 9, 81]
+    assert [points_at(curriculum, s, 10**8) for s in (0, 1999, 2000, 4000, 10**7)] == [5, 5, 7, 9, 81]
+
+
+
+def test_final_long_context_phase():
+    curriculum = CurriculumConfig(points_start=11, points_end=31, points_step=10, step_every=100,
+                                  final_points=81, final_steps=50)
+    assert [points_at(curriculum, s, 1000) for s in (0, 100, 500, 949, 950, 999)] == [11, 21, 31, 31, 81, 81]
 
 
 def test_lr_schedule_warmup_then_cosine_to_floor():

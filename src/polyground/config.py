@@ -62,7 +62,10 @@ class TaskConfig:
 
 @dataclass
 class CurriculumConfig:
-    """Points per sequence: points_start, + points_step every step_every steps, up to points_end.
+    """Points per sequence: points_start, + points_step every step_every steps, up to points_end;
+    then, for the last ``final_steps`` steps of the run, ``final_points`` (0 steps: no final phase).
+    Short sequences are cheap: most steps can teach the in-context algorithm at points_end, and a
+    final phase trains the positions the longer contexts of later experiments need.
 
     Degree (random-degree classes only): the drawn degree is capped at degree_start + 1 every
     degree_every steps, up to the task's max_degree; degree_start >= max_degree turns it off.
@@ -74,6 +77,8 @@ class CurriculumConfig:
     step_every: int = _rule(2000, gt=0)
     degree_start: int = _rule(30, ge=0)
     degree_every: int = _rule(1, gt=0)
+    final_points: int = _rule(81, gt=0)
+    final_steps: int = _rule(0, ge=0)
 
     def check(self, key: str) -> None:
         if self.points_start > self.points_end:
@@ -103,6 +108,11 @@ class TrainConfig:
 
     def check(self, key: str) -> None:
         self.curriculum.check(f"{key}.curriculum")
+        if self.curriculum.final_steps > self.steps:
+            raise ParamsError(
+                f"{key}.curriculum.final_steps = {self.curriculum.final_steps} exceeds "
+                f"{key}.steps = {self.steps}: the final phase is part of the run"
+            )
         if self.checkpoint_every % self.log_every:
             raise ParamsError(
                 f"{key}.checkpoint_every = {self.checkpoint_every} is not a multiple of "
@@ -159,6 +169,24 @@ class FiguresConfig:
 
 
 @dataclass
+class SeedSpreadConfig:
+    """Seed-to-seed spread of a short pretraining run (the retrain tolerances of the claims).
+
+    Each seed trains the default recipe (``pretrain``) shortened to ``steps`` steps, without the
+    final long-context phase and without compilation, and is evaluated like ``evaluate_pretrain``
+    on ``num_sequences`` sequences.
+    """
+
+    seeds: list = _rule([1, 2, 3])
+    steps: int = _rule(1200, gt=0)
+    num_sequences: int = _rule(2000, gt=1)
+
+    def check(self, key: str) -> None:
+        if len(self.seeds) < 3 or len(set(self.seeds)) != len(self.seeds):
+            raise ParamsError(f"{key}.seeds = {self.seeds!r}: give at least 3 distinct seeds")
+
+
+@dataclass
 class Params:
     """All of params.yaml."""
 
@@ -168,13 +196,16 @@ class Params:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
+    seed_spread: SeedSpreadConfig = field(default_factory=SeedSpreadConfig)
 
     def check(self, key: str = "") -> None:
         self.model.check("model")
         self.pretrain.check("pretrain")
         self.evaluate.check("evaluate")
+        self.seed_spread.check("seed_spread")
         for name, points in (
             ("pretrain.train.curriculum.points_end", self.pretrain.train.curriculum.points_end),
+            ("pretrain.train.curriculum.final_points", self.pretrain.train.curriculum.final_points),
             ("evaluate.points", self.evaluate.points),
         ):
             if points > self.model.max_points:

@@ -7,8 +7,11 @@ import math
 from .config import CurriculumConfig, TrainConfig
 
 
-def points_at(curriculum: CurriculumConfig, step: int) -> int:
-    """Points per sequence at ``step``: start, + points_step every step_every steps, capped at end."""
+def points_at(curriculum: CurriculumConfig, step: int, steps: int) -> int:
+    """Points per sequence at ``step`` of a ``steps``-step run: start, + points_step every
+    step_every steps, capped at points_end; final_points in the last final_steps steps."""
+    if step >= steps - curriculum.final_steps:
+        return curriculum.final_points
     grown = curriculum.points_start + curriculum.points_step * (step // curriculum.step_every)
     return min(curriculum.points_end, grown)
 

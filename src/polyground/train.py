@@ -141,7 +141,7 @@ def train(
     for step in range(start, config.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, step)
-        n_points = points_at(config.curriculum, step)
+        n_points = points_at(config.curriculum, step, config.steps)
         xs, ys_context, ys_target = (
             t[rank * local : (rank + 1) * local].to(accelerator.device)
             for t in batch_fn(step, config.batch_size, n_points)

@@ -18,7 +18,13 @@ from ..checkpoint import CheckpointError, write_atomic
 from ..config import ParamsError
 from ..train import ResumeError
 
-KNOWN_ERRORS = (ParamsError, CheckpointError, ResumeError)
+
+
+class StageError(RuntimeError):
+    """Any other known failure of a stage; the message names the problem and the fix."""
+
+
+KNOWN_ERRORS = (ParamsError, CheckpointError, ResumeError, StageError)
 
 
 def run_stage(main: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ import torch
 from ..checkpoint import build_model, save_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import degree_at
+from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
 from . import fingerprint_dir, run_stage
@@ -45,7 +46,7 @@ def main() -> None:
     save_checkpoint(
         model, OUT, params.model, stage="pretrain", seed=params.seed, step=summary["steps"],
         task=as_dict(params.pretrain.task), train=as_dict(params.pretrain.train),
-        wall_s=round(summary["wall_s"], 1), threads=params.threads, torch=torch.__version__,
+        wall_s=round(summary["wall_s"], 1), threads=params.threads, parameters=count_parameters(model, False), torch=torch.__version__,
     )
     Path(LOG).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(summary["log"], LOG + ".tmp")

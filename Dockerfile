@@ -1,0 +1,35 @@
+# PolyGround CUDA image: the pinned environment, a TeX engine for the report, the repository as the
+# working directory and ./reproduce.sh as the default command.
+#   docker build -t polyground .
+#   docker run --rm --gpus all -v "$PWD:/work/polyground" polyground            # or ./reproduce.sh --docker
+# Base: CUDA 12.8.1 runtime on Ubuntu 22.04, pinned by its linux/amd64 digest (resolved 2026-08).
+FROM nvidia/cuda:12.8.1-runtime-ubuntu22.04@sha256:fcbbd60a5ad3db3a1c7375bf14546b369b54064c513224310b2026df50c7a9bd
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    POLYGROUND_IMAGE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# Python 3.11, git (DVC needs the repository), a small TeX Live for paper/report.pdf.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       python3.11 python3.11-venv git ca-certificates \
+       texlive-latex-base texlive-latex-recommended texlive-fonts-recommended \
+    && rm -rf /var/lib/apt/lists/* \
+    && git config --system --add safe.directory '*'
+
+# Exactly the requirements file the README installs (torch 2.13.0: on Linux the PyPI wheel is the CUDA build).
+COPY requirements.txt /tmp/requirements.txt
+RUN python3.11 -m venv /opt/venv \
+    && pip install -r /tmp/requirements.txt
+
+RUN useradd --create-home --uid 1000 polyground
+WORKDIR /work/polyground
+COPY --chown=polyground:polyground . .
+RUN pip install --no-deps -e . && chown -R polyground:polyground /opt/venv
+USER 1000:1000
+
+CMD ["./reproduce.sh"]

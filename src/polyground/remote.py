@@ -1,0 +1,71 @@
+"""``python -m polyground.remote pull [-r REMOTE]``: ``dvc pull`` with one clear message on failure.
+
+``dvc pull`` never deletes workspace files; when it cannot fetch everything (remote unreachable,
+or missing some objects) this says which tracked outputs are still absent, which remote was
+used (name and URL) and how to fix it, and exits 2. What was already in the workspace stays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+
+def missing_outputs() -> list[str]:
+    """Outputs of dvc.lock that the workspace lacks (deleted, or not in the cache to check out)."""
+    result = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True)
+    try:
+        stages = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError:
+        return ["(dvc status failed: " + result.stderr.strip()[-200:] + ")"]
+    return sorted({
+        path for changes in stages.values() if isinstance(changes, list) for change in changes
+        if isinstance(change, dict) for path, state in change.get("changed outs", {}).items()
+        if state in ("deleted", "not in cache")
+    })
+
+
+def remote_url(name: str | None) -> tuple[str, str]:
+    """(name, url) of ``name`` or of the default remote."""
+    def dvc(*args: str) -> str:
+        return subprocess.run(["dvc", *args], capture_output=True, text=True).stdout.strip()
+
+    name = name or dvc("remote", "default") or "?"
+    urls = {line.split()[0]: line.split()[1] for line in dvc("remote", "list").splitlines() if len(line.split()) >= 2}
+    return name, urls.get(name, "(not configured)")
+
+
+def pull(remote: str | None = None) -> int:
+    """Run ``dvc pull``; on failure print what is missing and how to fix it. Returns the exit status."""
+    name, url = remote_url(remote)
+    print(f"dvc pull from remote {name!r} ({url})", flush=True)
+    result = subprocess.run(["dvc", "pull", *(["-r", remote] if remote else [])], capture_output=True, text=True)
+    sys.stdout.write(result.stdout)
+    missing = missing_outputs()
+    if result.returncode == 0 and not missing:
+        return 0
+    detail = next((l for l in result.stderr.splitlines() if l.startswith("ERROR")), result.stderr.strip()[-300:])
+    print(
+        f"error: could not pull the checkpoints from remote {name!r} ({url}).\n"
+        f"  missing in the workspace: {', '.join(missing) or 'none, but dvc pull failed'}\n"
+        f"  dvc said: {detail}\n"
+        "  fix: check that the remote is reachable and complete (for the bundled one, that dvc-remote/ is\n"
+        "  in your clone), or pick another with `dvc remote default NAME` / `-r NAME` (README, 'DVC remote'),\n"
+        "  or retrain the missing outputs with `./reproduce.sh --retrain`. Nothing in the workspace was removed.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m polyground.remote", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("pull", help="dvc pull with a clear message on failure").add_argument("-r", "--remote")
+    args = parser.parse_args(argv)
+    raise SystemExit(pull(args.remote))
+
+
+if __name__ == "__main__":
+    main()

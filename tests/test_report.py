@@ -1,0 +1,70 @@
+"""The reproduction report: numbers only through generated macros, and the PDF stage."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from polyground.stages.report import METRICS, flatten, macro_name, numbers, tex_number
+
+TEX = (ROOT / "paper" / "report.tex").read_text()
+
+
+def test_macro_names_are_letters_only():
+    assert macro_name("pretrain", "model.mse@10") == "PretrainModelMseAtOneZero"
+    assert macro_name("seed_spread", "metrics/pretrain.json.model.mse@5.std") == \
+        "SeedSpreadMetricsPretrainJsonModelMseAtFiveStd"
+
+
+def test_every_macro_the_report_uses_is_generated():
+    generated = "".join((ROOT / "paper" / "generated" / f).read_text() for f in ("numbers.tex", "claims.tex"))
+    defined = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", generated))
+    used = set(re.findall(r"\\((?:Pretrain|SeedSpread|Claims)[A-Za-z]*)", TEX))
+    assert used and used <= defined, f"undefined: {used - defined}"
+
+
+def test_no_metric_value_is_typed_into_the_text():
+    for path in METRICS:
+        for key, value in flatten(json.loads((ROOT / path).read_text())).items():
+            if abs(value) >= 0.01 and not float(value).is_integer():
+                assert tex_number(value) not in TEX, f"{path}:{key} = {value} typed into report.tex"
+
+
+def test_committed_numbers_are_what_the_stage_writes(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert (ROOT / "paper" / "generated" / "numbers.tex").read_text() == numbers()
+
+
+def _report_copy(tmp_path):
+    for name in ("paper", "figures"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def test_pdf_stage_without_tex_engine_says_what_to_install(tmp_path):
+    repo = _report_copy(tmp_path)
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pdflatex here
+    result = subprocess.run([sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no TeX engine" in result.stderr and "apt-get install" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX engine here (the Docker image has one)")
+def test_pdf_builds_reproducibly(tmp_path):
+    repo = _report_copy(tmp_path)
+    (repo / "paper" / "report.pdf").unlink(missing_ok=True)
+    pdfs = []
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, check=True,
+                       capture_output=True)
+        pdfs.append((repo / "paper" / "report.pdf").read_bytes())
+    assert pdfs[0].startswith(b"%PDF") and len(pdfs[0]) > 10_000
+    assert pdfs[0] == pdfs[1], "same inputs, different PDF bytes"
