@@ -53,7 +53,7 @@ step "environment"
 source scripts/ensure_venv.sh
 
 # Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
-regenerate=(evaluate_pretrain figures report)
+regenerate=(evaluate_pretrain evaluate_clamping figures report)
 training=(pretrain seed_spread)
 stage_of_figure() {  # the stage of dvc.yaml that writes figures/NAME.png
   python - "$1" <<'PY'

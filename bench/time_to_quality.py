@@ -14,8 +14,8 @@ Prints four tables:
    RSS and RSS at the first and last evaluation (memory must not grow with steps);
 3. the speed-up: the paper recipe's time to target, or, if it does not get there within the
    budget, the quality it reached and the lower bound budget / default time;
-4. a sample-efficiency sweep (degree curriculum on/off, learning rate, batch size) on a short
-   budget.
+4. a sample-efficiency sweep (degree curriculum on/off, learning rate, batch size, points
+   curriculum) on a short budget. Longer single experiments are recorded in bench/exploration.md.
 
 Training FLOPs per step (forward + backward = 3 x forward), for B sequences of T = 2N tokens,
 L layers, width d: B * T * (6 * P + 12 * L * d * T), P the matmul parameters (12 L d^2 + read-in/out),
@@ -256,6 +256,7 @@ def main() -> None:
         "no degree curriculum": {"curriculum": {"degree_start": 11}},
         "lr 3e-3": {"lr": 3e-3},
         "batch 64": {"batch_size": 64},
+        "points 11 -> 81 (+10 / 900 steps)": {"curriculum": {"points_end": 81, "step_every": 900, "final_steps": 0}},
     }
     sweep = [recipe_row(run_in_subprocess(n, None, o, sweep_budget, sweep_budget / 2)) | {"recipe": n}
              for n, o in variants.items()]

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import ROOT
+from polyground.checkpoint import load_checkpoint
+from polyground.config import load_params
 
 pytestmark = pytest.mark.slow
 
@@ -17,6 +20,9 @@ PRODUCED = [
     "figures/function_class.png", "figures/function_class.pdf",
     "figures/pretrain_vs_baselines.png", "figures/pretrain_vs_baselines.pdf",
     "metrics/seed_spread.json", "paper/generated/numbers.tex", "paper/generated/claims.tex",
+    "metrics/clamping.json", "metrics/clamping/degree_4.csv", "metrics/clamping/degree_8.csv",
+    "metrics/clamping/picture.csv", "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
+    "figures/clamping_picture.png", "figures/clamping_picture.pdf",
 ]
 # Without a TeX engine the pipeline stops before report_pdf (its error is tested in test_report).
 TARGETS = [] if shutil.which("pdflatex") else ["report"]
@@ -68,6 +74,25 @@ def test_deleted_metrics_and_figures_regenerate_identically(smoke_repo):
     before = {name: (repo / name).read_bytes() for name in PRODUCED if not name.startswith("logs/")}
     for name in before:
         (repo / name).unlink()
-    _run(["dvc", "repro", "evaluate_pretrain", "figures", "report"], repo, env)
+    _run(["dvc", "repro", "evaluate_pretrain", "evaluate_clamping", "figures", "report"], repo, env)
     for name, data in before.items():
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
+
+
+def test_pretrain_stage_under_accelerate_launch_two_cpu_processes(smoke_repo, tmp_path):
+    """The README's scale-out command: the stage completes, writes one checkpoint that loads, and
+    (same global batch and data stream) ends close to the single-process run of the same params."""
+    repo, env = smoke_repo
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns("runs", ".dvc"))
+    env = {**env, "PYTHONPATH": str(copy / "src")}
+    _run(["accelerate", "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+          "--dynamo_backend", "no", "-m", "polyground.stages.pretrain"], copy, env)
+    params = load_params(copy / "params.yaml")
+    two, _ = load_checkpoint(copy / "models" / "pretrain", params.model)
+    one, _ = load_checkpoint(repo / "models" / "pretrain", params.model)
+    for (name, a), (_, b) in zip(two.state_dict().items(), one.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
+    rows = [[line.split(",") for line in (r / "logs" / "pretrain.csv").read_text().splitlines()[1:]] for r in (copy, repo)]
+    assert [r[:2] for r in rows[0]] == [r[:2] for r in rows[1]]  # same steps and curriculum
+    assert [float(r[3]) for r in rows[0]] == pytest.approx([float(r[3]) for r in rows[1]], rel=1e-3)  # same losses

@@ -1,7 +1,6 @@
 """A tiny pretraining run, importable by tests and runnable as a subprocess (for kill-and-resume).
 
-Usage: python tests/tiny_run.py RUN_DIR OUT_FILE   (or under `accelerate launch`: rank 0 writes OUT_FILE)
-Environment: TINY_RUN_COMPILE=1 compiles the model, TINY_RUN_STEPS=N shortens the run.
+Usage: python tests/tiny_run.py RUN_DIR OUT_FILE
 """
 
 from __future__ import annotations
@@ -41,7 +40,4 @@ def run(run_dir: str, config: TrainConfig = CONFIG) -> dict[str, torch.Tensor]:
 
 if __name__ == "__main__":
     compiled = os.environ.get("TINY_RUN_COMPILE") == "1"
-    steps = int(os.environ.get("TINY_RUN_STEPS", CONFIG.steps))
-    weights = run(sys.argv[1], replace(CONFIG, compile=compiled, steps=steps))
-    if int(os.environ.get("RANK", "0")) == 0:
-        save_file(weights, sys.argv[2])
+    save_file(run(sys.argv[1], replace(CONFIG, compile=compiled)), sys.argv[2])

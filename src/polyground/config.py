@@ -169,6 +169,30 @@ class FiguresConfig:
 
 
 @dataclass
+class ClampingConfig:
+    """In-context clamping (Behavior I): the base model shown clamped contexts y = min(p(x), T).
+
+    ``degrees``: the fixed degrees evaluated; ``picture_*``: the one degree-``picture_degree``
+    polynomial of the clamping picture, its ``picture_context`` clamped points and the query grid.
+    """
+
+    threshold: float = _rule(0.5)
+    degrees: list = _rule([4, 8])
+    seed: int = _rule(20240727, ge=0)
+    num_sequences: int = _rule(10000, gt=1)
+    batch_size: int = _rule(500, gt=0)
+    headline_examples: list = _rule([1, 5, 10, 20, 40, 80])
+    picture_degree: int = _rule(4, ge=0, le=30)
+    picture_context: int = _rule(40, gt=0)
+    picture_grid: int = _rule(201, gt=1)
+    picture_seed: int = _rule(3, ge=0)
+
+    def check(self, key: str) -> None:
+        if not self.degrees or not all(isinstance(d, int) and 0 <= d <= 30 for d in self.degrees):
+            raise ParamsError(f"{key}.degrees = {self.degrees!r}: give a non-empty list of degrees in 0..30")
+
+
+@dataclass
 class SeedSpreadConfig:
     """Seed-to-seed spread of a short pretraining run (the retrain tolerances of the claims).
 
@@ -197,12 +221,25 @@ class Params:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     seed_spread: SeedSpreadConfig = field(default_factory=SeedSpreadConfig)
+    clamping: ClampingConfig = field(default_factory=ClampingConfig)
 
     def check(self, key: str = "") -> None:
         self.model.check("model")
         self.pretrain.check("pretrain")
         self.evaluate.check("evaluate")
         self.seed_spread.check("seed_spread")
+        self.clamping.check("clamping")
+        for n in self.clamping.headline_examples:
+            if not isinstance(n, int) or not 0 <= n < self.model.max_points:
+                raise ParamsError(
+                    f"clamping.headline_examples has {n!r}: allowed integers 0..{self.model.max_points - 1} "
+                    "(below model.max_points)"
+                )
+        if self.clamping.picture_context >= self.model.max_points:
+            raise ParamsError(
+                f"clamping.picture_context = {self.clamping.picture_context} leaves no position for the "
+                f"query: allowed 1..{self.model.max_points - 1} (below model.max_points)"
+            )
         for name, points in (
             ("pretrain.train.curriculum.points_end", self.pretrain.train.curriculum.points_end),
             ("pretrain.train.curriculum.final_points", self.pretrain.train.curriculum.final_points),

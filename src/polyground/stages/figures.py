@@ -1,9 +1,12 @@
-"""Stage ``figures``: the function-class figure and "pretrained model vs least squares vs ridge".
+"""Stage ``figures``: every figure, from the metrics the evaluation stages wrote.
 
-Outputs (PNG + PDF): ``figures/function_class``, ``figures/pretrain_vs_baselines``.
+Outputs (PNG + PDF): ``figures/function_class``, ``figures/pretrain_vs_baselines``,
+``figures/in_context_clamping``, ``figures/clamping_picture``.
 """
 
 from __future__ import annotations
+
+import csv
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,7 +14,8 @@ import torch
 
 from ..config import as_dict, load_params
 from ..evaluate import read_curves
-from ..plotting import STYLE, plot_curve, save
+from ..plotting import STYLE, color, plot_curve, save
+from ..stages.evaluate_clamping import CURVES as CLAMPING_CURVES
 from ..stages.evaluate_pretrain import CURVE
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from . import run_stage
@@ -76,11 +80,55 @@ def pretrain_figure(params) -> plt.Figure:
     return fig
 
 
+def clamping_figure(params) -> plt.Figure:
+    """Behavior I: error against the clamped value vs clamped context length, one panel per degree."""
+    degrees = params.clamping.degrees
+    fig, axes = plt.subplots(1, len(degrees), figsize=(3.5 * len(degrees), 2.6), squeeze=False)
+    for ax, degree in zip(axes[0], degrees):
+        curves = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
+        points = len(curves["model"]["mean"])
+        plot_curve(ax, curves["model"], "pretrained", points, label="Pretrained (never saw clamping)")
+        plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
+        plot_curve(ax, curves["zero"], "zero", points)
+        ax.set_ylim(top=1e2)
+        ax.set_xlabel("clamped in-context examples")
+        ax.set_ylabel("squared error vs min(p(x), T)")
+        ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}")
+    axes[0, 0].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def clamping_picture(params) -> plt.Figure:
+    """One polynomial, its clamped context, and the model's prediction at every query x."""
+    with open(CLAMPING_CURVES / "picture.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    grid = [r for r in rows if r["kind"] == "grid"]
+    context = [r for r in rows if r["kind"] == "context"]
+    x = [float(r["x"]) for r in grid]
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    ax.plot(x, [float(r["p"]) for r in grid], color="0.7", lw=1, label="p(x)")
+    ax.plot(x, [float(r["clamped"]) for r in grid], color="0.2", lw=1, ls="--", label="min(p(x), T)")
+    ax.plot(x, [float(r["model"]) for r in grid], color=color("pretrained"), label="Pretrained, queried at x")
+    ax.plot(x, [float(r["least_squares"]) for r in grid], color=color("least_squares"), lw=0.9,
+            label=f"Least squares (degree {params.clamping.picture_degree})")
+    ax.scatter([float(r["x"]) for r in context], [float(r["clamped"]) for r in context], s=8, color="black",
+               zorder=3, label=f"{len(context)} clamped examples")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"degree {params.clamping.picture_degree}, T = {params.clamping.threshold:g}")
+    ax.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def main() -> None:
     params = load_params()
     plt.rcParams.update(STYLE)
     save(function_class_figure(params), "figures/function_class", params.figures.dpi)
     save(pretrain_figure(params), "figures/pretrain_vs_baselines", params.figures.dpi)
+    save(clamping_figure(params), "figures/in_context_clamping", params.figures.dpi)
+    save(clamping_picture(params), "figures/clamping_picture", params.figures.dpi)
 
 
 if __name__ == "__main__":

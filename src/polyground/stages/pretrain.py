@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 
 from ..checkpoint import build_model, save_checkpoint
 from ..config import as_dict, load_params
@@ -43,10 +44,13 @@ def main() -> None:
     }
     run_dir = fingerprint_dir(RUNS, {**fingerprint, "train": as_dict(params.pretrain.train)})
     summary = train(model, batch, params.pretrain.train, run_dir, fingerprint, params.threads, desc="pretrain")
+    if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
+        return
     save_checkpoint(
         model, OUT, params.model, stage="pretrain", seed=params.seed, step=summary["steps"],
         task=as_dict(params.pretrain.task), train=as_dict(params.pretrain.train),
-        wall_s=round(summary["wall_s"], 1), threads=params.threads, parameters=count_parameters(model, False), torch=torch.__version__,
+        wall_s=round(summary["wall_s"], 1), threads=params.threads, torch=torch.__version__,
+        parameters=count_parameters(model, trainable_only=False),
     )
     Path(LOG).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(summary["log"], LOG + ".tmp")

@@ -1,0 +1,103 @@
+"""Stage ``evaluate_clamping``: in-context clamping (Behavior I) by the pretrained model.
+
+The base model never saw clamped values. Shown a context of clamped pairs (x, min(p(x), T)) of a
+degree-d polynomial, it predicts the clamped value at the next x. For each degree of
+``clamping.degrees``: squared error against min(p(x), T) at every context length 0..max_points-1
+(one causal pass over max_points-point sequences), for the model, least squares of degree d fitted
+to the clamped context, and the zero predictor; mean and band over ``num_sequences`` sequences.
+
+The clamping picture: one degree-``picture_degree`` polynomial, ``picture_context`` clamped
+points, and the model queried at every x of a dense grid with that context fixed.
+
+Outputs: ``metrics/clamping.json`` (headline errors per degree, and where the model first beats
+the zero predictor for good), ``metrics/clamping/degree_<d>.csv`` (curves) and
+``metrics/clamping/picture.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import torch
+
+from ..baselines import least_squares, zero_predictor
+from ..checkpoint import load_checkpoint
+from ..config import load_params
+from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
+from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
+from . import run_stage, write_json
+
+CHECKPOINT, METRICS, CURVES = "models/pretrain", "metrics/clamping.json", Path("metrics/clamping")
+
+
+def beats_from(model: list[float], other: list[float]) -> int | None:
+    """The smallest n from which the model's mean error stays below ``other``'s (None: never)."""
+    start = None
+    for n, (a, b) in enumerate(zip(model, other)):
+        if a < b:
+            start = n if start is None else start
+        else:
+            start = None
+    return start
+
+
+def picture_rows(model, config) -> list[dict]:
+    """The model's prediction at each grid x given one fixed clamped context."""
+    task = ChebyshevTask(config.picture_degree, random_degree=False)
+    xs, ys, coefficients = task.sample(1, config.picture_context, generator_for(config.picture_seed, "figure"))
+    context_y = clamp(ys, config.threshold)
+    grid = torch.linspace(-1, 1, config.picture_grid)
+    queries_x = torch.cat([xs.expand(len(grid), -1), grid[:, None]], dim=1)
+    queries_y = torch.cat([context_y.expand(len(grid), -1), torch.zeros(len(grid), 1)], dim=1)
+    with torch.inference_mode():
+        predicted = model(queries_x, queries_y)[:, -1]
+    fitted = least_squares(queries_x, queries_y, config.picture_degree)[:, -1]
+    truth = chebyshev_eval(coefficients, grid[None])[0]
+    rows = [{"kind": "grid", "x": float(x), "p": float(p), "clamped": float(min(p, config.threshold)),
+             "model": float(m), "least_squares": float(f)} for x, p, m, f in zip(grid, truth, predicted, fitted)]
+    rows += [{"kind": "context", "x": float(x), "clamped": float(y)} for x, y in zip(xs[0], context_y[0])]
+    return rows
+
+
+def main() -> None:
+    params = load_params()
+    config = params.clamping
+    torch.set_num_threads(params.threads)
+    model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
+    began = time.perf_counter()
+    points = params.model.max_points
+    metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,
+                     "checkpoint_sha256": meta["sha256"]}
+    for degree in config.degrees:
+        task = ChebyshevTask(degree, random_degree=False)
+        xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
+        clamped = clamp(ys, config.threshold)
+        predictors = {
+            "model": model_predictor(model, config.batch_size),
+            "least_squares": lambda x, y, d=degree: least_squares(x, y, d),
+            "zero": zero_predictor,
+        }
+        curves = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
+                  for name, p in predictors.items()}
+        write_curves(CURVES / f"degree_{degree}.csv", curves)
+        metrics[f"degree_{degree}"] = {
+            **{name: headline(curve, config.headline_examples) for name, curve in curves.items()},
+            "model_beats_zero_from": beats_from(curves["model"]["mean"], curves["zero"]["mean"]),
+            "share_clamped": round(float((ys > config.threshold).double().mean()), 6),
+        }
+    rows = picture_rows(model, config)
+    path = CURVES / "picture.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".tmp"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["kind", "x", "p", "clamped", "model", "least_squares"])
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    path.with_name(path.name + ".tmp").replace(path)
+    write_json(METRICS, metrics)
+    print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)

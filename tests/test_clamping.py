@@ -1,0 +1,23 @@
+"""In-context clamping (Behavior I): the pieces the stage is made of."""
+
+import torch
+
+from polyground.baselines import least_squares
+from polyground.stages.evaluate_clamping import beats_from
+from polyground.tasks import ChebyshevTask, clamp, generator_for
+
+
+def test_beats_from_is_where_the_model_stays_below():
+    assert beats_from([3, 2, 1, 0.5], [2, 2, 2, 2]) == 2
+    assert beats_from([1, 3, 1, 1], [2, 2, 2, 2]) == 2  # a later crossing resets the start
+    assert beats_from([3, 3], [2, 2]) is None
+
+
+def test_clamped_context_and_target_are_min_of_p_and_threshold():
+    xs, ys, _ = ChebyshevTask(4, random_degree=False).sample(64, 20, generator_for(0, "eval", 4))
+    clamped = clamp(ys, 0.5)
+    assert torch.all(clamped <= 0.5) and torch.equal(clamped[ys < 0.5], ys[ys < 0.5])
+    # A degree-4 fit cannot represent the clamp where it is active: least squares on clamped data
+    # is not exact with many points, which is why it is the baseline to beat.
+    fitted = least_squares(xs, clamped, 4)[:, -1]
+    assert (fitted - clamped[:, -1]).abs().max() > 1e-3
