@@ -6,8 +6,9 @@ degree-d polynomial, it predicts the clamped value at the next x. For each degre
 (one causal pass over max_points-point sequences), for the model, least squares of degree d fitted
 to the clamped context, and the zero predictor; mean and band over ``num_sequences`` sequences.
 
-The clamping picture: one degree-``picture_degree`` polynomial, ``picture_context`` clamped
-points, and the model queried at every x of a dense grid with that context fixed.
+The clamping picture: one degree-``picture_degree`` polynomial (the first from ``picture_seed``
+whose clamp is active on 30-70% of [-1, 1], so that both regimes show), ``picture_context``
+clamped points, and the model queried at every x of a dense grid with that context fixed.
 
 Outputs: ``metrics/clamping.json`` (headline errors per degree, and where the model first beats
 the zero predictor for good), ``metrics/clamping/degree_<d>.csv`` (curves) and
@@ -46,15 +47,19 @@ def beats_from(model: list[float], other: list[float]) -> int | None:
 def picture_rows(model, config) -> list[dict]:
     """The model's prediction at each grid x given one fixed clamped context."""
     task = ChebyshevTask(config.picture_degree, random_degree=False)
-    xs, ys, coefficients = task.sample(1, config.picture_context, generator_for(config.picture_seed, "figure"))
-    context_y = clamp(ys, config.threshold)
     grid = torch.linspace(-1, 1, config.picture_grid)
+    for attempt in range(1000):
+        generator = generator_for(config.picture_seed, "figure", attempt)
+        xs, ys, coefficients = task.sample(1, config.picture_context, generator)
+        truth = chebyshev_eval(coefficients, grid[None])[0]
+        if 0.3 <= float((truth > config.threshold).double().mean()) <= 0.7:
+            break
+    context_y = clamp(ys, config.threshold)
     queries_x = torch.cat([xs.expand(len(grid), -1), grid[:, None]], dim=1)
     queries_y = torch.cat([context_y.expand(len(grid), -1), torch.zeros(len(grid), 1)], dim=1)
     with torch.inference_mode():
         predicted = model(queries_x, queries_y)[:, -1]
     fitted = least_squares(queries_x, queries_y, config.picture_degree)[:, -1]
-    truth = chebyshev_eval(coefficients, grid[None])[0]
     rows = [{"kind": "grid", "x": float(x), "p": float(p), "clamped": float(min(p, config.threshold)),
              "model": float(m), "least_squares": float(f)} for x, p, m, f in zip(grid, truth, predicted, fitted)]
     rows += [{"kind": "context", "x": float(x), "clamped": float(y)} for x, y in zip(xs[0], context_y[0])]
