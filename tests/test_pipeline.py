@@ -24,8 +24,9 @@ PRODUCED = [
     "metrics/clamping/picture.csv", "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
     "figures/clamping_picture.png", "figures/clamping_picture.pdf",
 ]
-# Without a TeX engine the pipeline stops before report_pdf (its error is tested in test_report).
-TARGETS = [] if shutil.which("pdflatex") else ["report"]
+# Up to the report's generated numbers: report.tex is written for the default parameters (its PDF
+# is built from the committed numbers in test_report), and the smoke set has no 80-example metrics.
+TARGETS = ["figures", "report"]
 
 
 def _run(args, cwd, env):
