@@ -15,7 +15,7 @@ expected / got / tolerance / PASS-FAIL, writes it to reports/claims.md and repor
 exits non-zero if any claim fails.
 
   --retrain        retrain everything from scratch with params.yaml (no pull), then verify with the
-                   retrain tolerances. About 75 minutes on 2 CPU cores (README, "Timings").
+                   retrain tolerances. About 80 minutes on 2 CPU cores (README).
   --only NAME      one stage (e.g. evaluate_pretrain) or one figure (e.g. pretrain_vs_baselines):
                    regenerate just that, then verify only the claims of that stage's figures.
   --docker         build the image (Dockerfile) and run this script inside it with the repository
