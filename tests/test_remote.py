@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -53,7 +54,9 @@ def test_pull_through_http_mirror(fresh_clone, http_remote):
     out = _run([sys.executable, "-m", "polyground.remote", "pull"], fresh_clone).stdout
     assert "mirror" in out
     model, meta = load_checkpoint(fresh_clone / "models" / "pretrain", load_params(ROOT / "params.yaml").model)
-    assert meta["sha256"] == hashlib.sha256((ROOT / "models/pretrain/model.safetensors").read_bytes()).hexdigest()
+    committed = json.loads((ROOT / "metrics" / "pretrain.json").read_text())["checkpoint_sha256"]
+    assert meta["sha256"] == committed == hashlib.sha256(
+        (fresh_clone / "models/pretrain/model.safetensors").read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/nothing-here", "empty-dir"])

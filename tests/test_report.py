@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from polyground.stages.report import METRICS, flatten, macro_name, numbers, tex_number
+from polyground.stages import report
+from polyground.stages.report import METRICS, flatten, macro_name, tex_number
 
 TEX = (ROOT / "paper" / "report.tex").read_text()
 
@@ -38,7 +39,11 @@ def test_no_metric_value_is_typed_into_the_text():
 
 def test_committed_numbers_are_what_the_stage_writes(monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert (ROOT / "paper" / "generated" / "numbers.tex").read_text() == numbers()
+    committed = (ROOT / "paper" / "generated" / "numbers.tex").read_text()
+    if not (ROOT / "models" / "pretrain" / "model.json").exists():  # a clone without `dvc pull`
+        monkeypatch.setattr(report, "SIDECARS", {})
+        committed = "".join(line for line in committed.splitlines(True) if "{\\PretrainRun" not in line)
+    assert committed == report.numbers()
 
 
 def _report_copy(tmp_path):
