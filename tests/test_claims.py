@@ -87,3 +87,11 @@ def test_missing_metrics_file_fails_with_reason(tmp_path):
          "--claims", str(ROOT / "paper" / "claims.yaml")], capture_output=True, text=True,
     )
     assert result.returncode == 1 and "missing" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_lookup_reads_keys_that_hold_dots(tmp_path):
+    (tmp_path / "m.json").write_text('{"lrs": {"0.05": {"mse@30": 1.5}, "5e-05": {"mse@30": 2.5}}}')
+    assert lookup("m.json:lrs.0.05.mse@30", tmp_path) == 1.5
+    assert lookup("m.json:lrs.5e-05.mse@30", tmp_path) == 2.5
+    with pytest.raises(KeyError):
+        lookup("m.json:lrs.0.5.mse@30", tmp_path)

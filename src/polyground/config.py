@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,7 @@ class ClampingConfig:
     picture_context: int = _rule(40, gt=0)
     picture_grid: int = _rule(201, gt=1)
     picture_seed: int = _rule(3, ge=0)
+    sizes_degree: int = _rule(8, ge=0, le=30)
 
     def check(self, key: str) -> None:
         if not self.degrees or not all(isinstance(d, int) and 0 <= d <= 30 for d in self.degrees):
@@ -211,24 +213,148 @@ class SeedSpreadConfig:
 
 
 @dataclass
+class AlignConfig(PretrainConfig):
+    """The aligned model: full fine-tuning of the paper-size base model on clamped targets.
+
+    Every target is min(p(x), ``threshold``). A share ``clamped_context_fraction`` of the sequences
+    (drawn per sequence) shows the clamped values in its context, the rest the unclamped ones, so
+    the model learns to clamp even when the context does not (the original code had both variants:
+    1.0 and 0.0). ``seed`` draws the fine-tuning data stream, separate from pretraining's; ``task``
+    and ``train`` as in pretraining.
+    """
+
+    threshold: float = _rule(0.5)
+    clamped_context_fraction: float = _rule(0.5, ge=0, le=1)
+    seed: int = _rule(1, ge=0)
+
+
+@dataclass
+class EvaluateAlignConfig:
+    """The aligned model on degree-``degree`` clamped regression, and the defender view (queries
+    whose true y is above the threshold; target the threshold) with clamped and unclamped context."""
+
+    degree: int = _rule(2, ge=0, le=30)
+    seed: int = _rule(20240728, ge=0)
+    num_sequences: int = _rule(10000, gt=1)
+    batch_size: int = _rule(500, gt=0)
+    headline_examples: list = _rule([1, 5, 10, 20, 40, 80])
+
+
+@dataclass
+class JailbreakConfig:
+    """Jailbreaking (Behavior II): the aligned model, an unclamped context of n examples, a query
+    whose true y is above the threshold; jailbroken = prediction > T (and > T + ``margin``).
+    ``queries`` queries per n, independent per n; Wilson ``confidence`` intervals."""
+
+    contexts: list = _rule([2, 4, 8, 16, 32, 64])
+    queries: int = _rule(20000, gt=1)
+    margin: float = _rule(0.05, ge=0)
+    seed: int = _rule(20240729, ge=0)
+    batch_size: int = _rule(1000, gt=0)
+    confidence: float = _rule(0.99, gt=0, lt=1)
+
+    def check(self, key: str) -> None:
+        if len(self.contexts) < 3 or not all(isinstance(n, int) and n >= 1 for n in self.contexts):
+            raise ParamsError(f"{key}.contexts = {self.contexts!r}: give at least 3 context lengths >= 1")
+
+
+@dataclass
+class FinetuneConfig:
+    """Fine-tuning (the paper's second half): each method of ``methods`` from the same pretrained
+    model, on the degree-``degree`` class with k fixed coefficients for each k of
+    ``fixed_coefficients``, with the same data stream (``seed``) and budget (``train``: its ``lr``
+    for LoRA and soft prompts, ``full_finetune_lr`` for full fine-tuning). The soft-prompt sweep
+    trains ``sweep_pairs`` pairs on k = ``sweep_fixed_coefficients`` at each of ``sweep_lrs``, then
+    the best on k = ``sweep_best_on``. Evaluation: ``num_sequences`` sequences from ``eval_seed``.
+    """
+
+    methods: list = _rule(["lora", "soft_prompt_2", "soft_prompt_50", "full_finetune"])
+    degree: int = _rule(5, ge=0, le=30)
+    fixed_coefficients: list = _rule([0, 1, 3, 5])
+    seed: int = _rule(2, ge=0)
+    lora_rank: int = _rule(4, gt=0)
+    lora_alpha: float = _rule(16.0, gt=0)
+    full_finetune_lr: float = _rule(1e-4, gt=0, le=10)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sweep_pairs: int = _rule(50, gt=0)
+    sweep_fixed_coefficients: int = _rule(0, ge=0)
+    sweep_lrs: list = _rule([0.5, 0.05, 0.005, 0.0005, 5e-05, 5e-06, 5e-07])
+    sweep_best_on: int = _rule(5, ge=0)
+    eval_seed: int = _rule(20240730, ge=0)
+    num_sequences: int = _rule(10000, gt=1)
+    batch_size: int = _rule(500, gt=0)
+    headline_examples: list = _rule([5, 10, 30])
+    ridge: float = _rule(0.2, gt=0)
+
+    def check(self, key: str) -> None:
+        self.train.check(f"{key}.train")
+        for method in self.methods:
+            if method not in ("lora", "full_finetune") and not re.fullmatch(r"soft_prompt_[1-9]\d*", method):
+                raise ParamsError(
+                    f"{key}.methods has {method!r}: allowed lora, full_finetune and soft_prompt_<P> (P pairs, P >= 1)"
+                )
+        for k in self.fixed_coefficients + [self.sweep_fixed_coefficients, self.sweep_best_on]:
+            if not isinstance(k, int) or not 0 <= k <= self.degree + 1:
+                raise ParamsError(f"{key}: fixed coefficients {k!r} out of range: allowed 0..{self.degree + 1} (degree + 1)")
+        if not self.sweep_lrs or not all(isinstance(lr, (int, float)) and 0 < lr <= 10 for lr in self.sweep_lrs):
+            raise ParamsError(f"{key}.sweep_lrs = {self.sweep_lrs!r}: give learning rates in (0, 10]")
+        if any(n >= self.train.curriculum.points_end for n in self.headline_examples):
+            raise ParamsError(f"{key}.headline_examples = {self.headline_examples!r}: each below the "
+                              f"{self.train.curriculum.points_end} points of {key}.train.curriculum.points_end")
+
+
+@dataclass
 class Params:
     """All of params.yaml."""
 
     seed: int = _rule(0, ge=0)
     threads: int = _rule(2, gt=0)
     model: ModelConfig = field(default_factory=ModelConfig)
+    model_sizes: dict = _rule({})
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     seed_spread: SeedSpreadConfig = field(default_factory=SeedSpreadConfig)
     clamping: ClampingConfig = field(default_factory=ClampingConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    evaluate_align: EvaluateAlignConfig = field(default_factory=EvaluateAlignConfig)
+    jailbreak: JailbreakConfig = field(default_factory=JailbreakConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def check(self, key: str = "") -> None:
         self.model.check("model")
+        sizes = {}  # more base models for the model-size study; max_points defaults to model's
+        for name, size in self.model_sizes.items():
+            if not isinstance(size, dict):
+                raise ParamsError(f"model_sizes.{name} must be a mapping of n_embd, n_layer, n_head")
+            sizes[name] = _build(ModelConfig, {"max_points": self.model.max_points, **size}, f"model_sizes.{name}")
+            sizes[name].check(f"model_sizes.{name}")
+        self.model_sizes = sizes
         self.pretrain.check("pretrain")
         self.evaluate.check("evaluate")
         self.seed_spread.check("seed_spread")
         self.clamping.check("clamping")
+        self.align.check("align")
+        self.jailbreak.check("jailbreak")
+        self.finetune.check("finetune")
+        longest_prompt = max([self.finetune.sweep_pairs] + [int(m.rsplit("_", 1)[1]) for m in self.finetune.methods
+                                                             if m.startswith("soft_prompt_")])
+        points = self.finetune.train.curriculum.points_end
+        if 2 * longest_prompt + 2 * points > 2 * self.model.max_points:
+            raise ParamsError(
+                f"a {longest_prompt}-pair soft prompt ({2 * longest_prompt} tokens) and {points} points "
+                f"({2 * points} tokens) do not fit the model's {2 * self.model.max_points} positions: "
+                "use fewer pairs or points, or raise model.max_points"
+            )
+        longest = self.model.max_points - 1  # context lengths leave one position for the query
+        for name, n in [("jailbreak.contexts", n) for n in self.jailbreak.contexts] + [
+            ("evaluate_align.headline_examples", n) for n in self.evaluate_align.headline_examples
+        ]:
+            if not isinstance(n, int) or not 0 <= n <= longest:
+                raise ParamsError(
+                    f"{name} has {n!r}: a context of n examples plus the query needs n + 1 points; "
+                    f"allowed 0..{longest} (model.max_points - 1)"
+                )
         for n in self.clamping.headline_examples:
             if not isinstance(n, int) or not 0 <= n < self.model.max_points:
                 raise ParamsError(
@@ -244,6 +370,8 @@ class Params:
             ("pretrain.train.curriculum.points_end", self.pretrain.train.curriculum.points_end),
             ("pretrain.train.curriculum.final_points", self.pretrain.train.curriculum.final_points),
             ("evaluate.points", self.evaluate.points),
+            ("align.train.curriculum.points_end", self.align.train.curriculum.points_end),
+            ("align.train.curriculum.final_points", self.align.train.curriculum.final_points),
         ):
             if points > self.model.max_points:
                 raise ParamsError(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import math
 
+from collections.abc import Callable
+
+import torch
+
 from .config import CurriculumConfig, TrainConfig
+from .tasks import ChebyshevTask, generator_for
+
+BatchFn = Callable[[int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def points_at(curriculum: CurriculumConfig, step: int, steps: int) -> int:
@@ -30,3 +37,15 @@ def lr_at(config: TrainConfig, step: int) -> float:
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     floor = config.lr * config.min_lr_ratio
     return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def pretraining_batches(task: ChebyshevTask, curriculum: CurriculumConfig, seed: int) -> BatchFn:
+    """The pretraining data stream: batch ``step`` drawn from (seed, "train", step), its degrees
+    capped by the degree curriculum; the target is the context itself (next-y prediction)."""
+
+    def batch(step: int, batch_size: int, n_points: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        degree = degree_at(curriculum, step, task.max_degree)
+        xs, ys, _ = task.sample(batch_size, n_points, generator_for(seed, "train", step), degree)
+        return xs, ys, ys
+
+    return batch

@@ -46,25 +46,23 @@ class InContextRegressor(nn.Module):
         """(B, N), (B, N) -> (B, 2N, 1) as x_1, y_1, x_2, y_2, ..."""
         return torch.stack((xs, ys), dim=2).reshape(xs.shape[0], -1, 1)
 
-    def forward(
-        self, xs: torch.Tensor, ys: torch.Tensor, prefix_embeds: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Predict every y_i from (x_1, y_1, ..., x_i): (B, N), (B, N) -> (B, N).
+    @property
+    def prompt_tokens(self) -> int:
+        """Soft-prompt tokens the backbone prepends (a ``peft`` prompt-tuning wrapper), else 0."""
+        config = getattr(self.backbone, "active_peft_config", None)
+        return config.num_virtual_tokens if config is not None and config.is_prompt_learning else 0
 
-        ``prefix_embeds`` (B, P, n_embd), if given, is placed before the data tokens (soft prompts).
-        """
+    def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        """Predict every y_i from (x_1, y_1, ..., x_i): (B, N), (B, N) -> (B, N)."""
         embeds = self.read_in(self.interleave(xs, ys))
-        offset = 0
-        if prefix_embeds is not None:
-            offset = prefix_embeds.shape[1]
-            embeds = torch.cat((prefix_embeds, embeds), dim=1)
-        if embeds.shape[1] > self.config.n_positions:
+        prompt = self.prompt_tokens
+        if prompt + embeds.shape[1] > self.config.n_positions:
             raise ValueError(
-                f"{embeds.shape[1]} tokens do not fit the model's {self.config.n_positions} positions "
-                f"({xs.shape[1]} points{f' after {offset} prompt tokens' if offset else ''})"
+                f"{prompt + embeds.shape[1]} tokens do not fit the model's {self.config.n_positions} positions "
+                f"({xs.shape[1]} points{f' after {prompt} soft-prompt tokens' if prompt else ''})"
             )
         hidden = self.backbone(inputs_embeds=embeds).last_hidden_state
-        return self.read_out(hidden[:, offset::2]).squeeze(-1)
+        return self.read_out(hidden[:, prompt::2]).squeeze(-1)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

@@ -6,8 +6,8 @@ batch of ``step`` from a generator seeded by (seed, step). Each process takes it
 batch, so one process or many see the same data stream, and a resumed run sees the same batches
 as an uninterrupted one.
 
-Resume: every ``checkpoint_every`` steps the run directory receives ``state.safetensors`` (model
-and optimizer tensors), ``state.json`` (step, elapsed time, optimizer hyperparameters, the run's
+Resume: every ``checkpoint_every`` steps the run directory receives ``state.safetensors`` (the
+trainable parameters and the optimizer's tensors), ``state.json`` (step, elapsed time, optimizer hyperparameters, the run's
 fingerprint) and ``log.csv``. Restarted with the same fingerprint, training continues from there
 and ends bit-identical to an uninterrupted run (same machine, same thread count). Accelerate's own
 ``save_state`` pickles the optimizer, so it is not used: nothing here unpickles.
@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import write_atomic
 from .config import TrainConfig, as_dict
-from .curriculum import lr_at, points_at
-
-BatchFn = Callable[[int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+from .curriculum import BatchFn, lr_at, points_at
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
 
 
@@ -53,7 +50,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
     optim = optimizer.state_dict()
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    # the trainable parameters only: the frozen rest (a base model under an adapter) is rebuilt by
+    # the caller, and may share memory with wrappers (peft), which safetensors refuses to save
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.named_parameters() if v.requires_grad}
     for index, state in optim["state"].items():
         for key, value in state.items():
             tensors[f"optim.{index}.{key}"] = value.detach().contiguous()
@@ -67,7 +66,11 @@ def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
 def _load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     info = json.loads((run_dir / "state.json").read_text())
     tensors = load_file(str(run_dir / "state.safetensors"))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    saved = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    trainable = {k for k, v in model.named_parameters() if v.requires_grad}
+    if not trainable <= saved.keys():
+        raise ResumeError(f"{run_dir} lacks parameters {sorted(trainable - saved.keys())[:3]}: move it away to start afresh")
+    model.load_state_dict({k: v for k, v in saved.items() if k in trainable}, strict=False)
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         if name.startswith("optim."):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,6 @@ from typing import Any
 from ..checkpoint import CheckpointError, write_atomic
 from ..config import ParamsError
 from ..train import ResumeError
-
 
 
 class StageError(RuntimeError):
@@ -45,3 +46,10 @@ def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
 def write_json(path: str | Path, data: Any) -> None:
     """Pretty, key-sorted JSON, written atomically."""
     write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def publish_log(source: str | Path, target: str | Path) -> None:
+    """Copy a run's training log to its committed place, atomically."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, f"{target}.tmp")
+    os.replace(f"{target}.tmp", target)

@@ -18,11 +18,13 @@ the zero predictor for good), ``metrics/clamping/degree_<d>.csv`` (curves) and
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
@@ -42,6 +44,18 @@ def beats_from(model: list[float], other: list[float]) -> int | None:
         else:
             start = None
     return start
+
+
+def clamped_eval_set(config, degree: int, points: int, trained_degree: int) -> tuple[torch.Tensor, ...]:
+    """The fixed degree-``degree`` evaluation set (xs, ys, clamped ys); the threshold is checked,
+    and a degree above the base model's training class gets a loud warning."""
+    if degree > trained_degree:
+        print(f"WARNING: degree {degree} is above the base model's training class (degrees 0..{trained_degree}): "
+              "its clamping results measure extrapolation", file=sys.stderr)
+    task = ChebyshevTask(degree, random_degree=False)
+    xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
+    check_threshold(ys, config.threshold, "clamping.threshold")
+    return xs, ys, clamp(ys, config.threshold)
 
 
 def picture_rows(model, config) -> list[dict]:
@@ -76,9 +90,7 @@ def main() -> None:
     metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,
                      "checkpoint_sha256": meta["sha256"]}
     for degree in config.degrees:
-        task = ChebyshevTask(degree, random_degree=False)
-        xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
-        clamped = clamp(ys, config.threshold)
+        xs, ys, clamped = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
         predictors = {
             "model": model_predictor(model, config.batch_size),
             "least_squares": lambda x, y, d=degree: least_squares(x, y, d),

@@ -1,7 +1,9 @@
 """Stage ``figures``: every figure, from the metrics the evaluation stages wrote.
 
 Outputs (PNG + PDF): ``figures/function_class``, ``figures/pretrain_vs_baselines``,
-``figures/in_context_clamping``, ``figures/clamping_picture``.
+``figures/in_context_clamping``, ``figures/clamping_picture``, ``figures/model_sizes``,
+``figures/aligned_model``, ``figures/jailbreak``, ``figures/jailbreak_normal_x_ablation``,
+``figures/finetune_fixed_coefficients``, ``figures/soft_prompt_lr_sweep``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..alignment_figures import aligned_model_figure, jailbreak_figure, model_sizes_figure
 from ..config import as_dict, load_params
+from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
 from ..evaluate import read_curves
 from ..plotting import STYLE, color, plot_curve, save
 from ..stages.evaluate_clamping import CURVES as CLAMPING_CURVES
@@ -93,7 +97,9 @@ def clamping_figure(params) -> plt.Figure:
         ax.set_ylim(top=1e2)
         ax.set_xlabel("clamped in-context examples")
         ax.set_ylabel("squared error vs min(p(x), T)")
-        ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}")
+        above = degree > params.pretrain.task.max_degree
+        ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}"
+                     + (" - WARNING: above the training class" if above else ""), color="red" if above else "black")
     axes[0, 0].legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -129,6 +135,12 @@ def main() -> None:
     save(pretrain_figure(params), "figures/pretrain_vs_baselines", params.figures.dpi)
     save(clamping_figure(params), "figures/in_context_clamping", params.figures.dpi)
     save(clamping_picture(params), "figures/clamping_picture", params.figures.dpi)
+    save(model_sizes_figure(params), "figures/model_sizes", params.figures.dpi)
+    save(aligned_model_figure(params), "figures/aligned_model", params.figures.dpi)
+    save(jailbreak_figure(params, "uniform_x"), "figures/jailbreak", params.figures.dpi)
+    save(jailbreak_figure(params, "normal_x_ablation"), "figures/jailbreak_normal_x_ablation", params.figures.dpi)
+    save(finetune_figure(params), "figures/finetune_fixed_coefficients", params.figures.dpi)
+    save(soft_prompt_sweep_figure(params), "figures/soft_prompt_lr_sweep", params.figures.dpi)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import torch
 
 from ..checkpoint import build_model
 from ..config import as_dict, load_params
-from ..curriculum import degree_at
+from ..curriculum import pretraining_batches
 from ..evaluate import eval_sequences, headline, model_predictor, squared_errors, summarize
-from ..tasks import ChebyshevTask, generator_for
+from ..tasks import ChebyshevTask
 from ..train import train
 from . import fingerprint_dir, run_stage, write_json
 
@@ -40,12 +40,7 @@ def main() -> None:
     per_seed: dict[str, list[float]] = {}
     began = time.perf_counter()
     for seed in spread.seeds:
-
-        def batch(step: int, batch_size: int, n_points: int, seed: int = seed):
-            degree = degree_at(config.curriculum, step, task.max_degree)
-            xs, ys, _ = task.sample(batch_size, n_points, generator_for(seed, "train", step), degree)
-            return xs, ys, ys
-
+        batch = pretraining_batches(task, config.curriculum, seed)
         torch.manual_seed(seed)
         model = build_model(params.model)
         fingerprint = {"stage": "seed_spread", "seed": seed, "threads": params.threads,

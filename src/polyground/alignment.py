@@ -1,0 +1,88 @@
+"""Alignment as clamping: the aligned model's data stream, the jailbreak queries and their statistics.
+
+The aligned model is trained on targets min(p(x), T) (:func:`align_batches`). Jailbreaking asks it
+for a query whose true y is above T after an unclamped ("malicious") context of n examples
+(:func:`jailbreak_queries`); it is jailbroken when it predicts above T. Rates get Wilson intervals
+and a least-squares line in log2(n) (:func:`rate_interval`, :func:`log2_fit`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy import stats
+
+from .config import ParamsError
+from .curriculum import BatchFn
+from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
+
+MIN_CLAMPED_SHARE = 0.005  # a threshold must clamp between 0.5% and 99.5% of the values
+
+
+def check_threshold(ys: torch.Tensor, threshold: float, key: str) -> float:
+    """The share of ``ys`` above ``threshold``; a ParamsError if the clamp (almost) never or always acts."""
+    share = float((ys > threshold).double().mean())
+    if not MIN_CLAMPED_SHARE <= share <= 1 - MIN_CLAMPED_SHARE:
+        low, high = torch.quantile(ys.flatten()[:100000].double(), torch.tensor([0.01, 0.99], dtype=torch.float64))
+        raise ParamsError(
+            f"{key} = {threshold} is outside the range of y: it clamps {100 * share:.2f}% of the values "
+            f"(y spans {low:.2f} .. {high:.2f} between its 1st and 99th percentiles); choose a threshold "
+            f"that clamps between {100 * MIN_CLAMPED_SHARE:g}% and {100 * (1 - MIN_CLAMPED_SHARE):g}%"
+        )
+    return share
+
+
+def align_batches(task: ChebyshevTask, threshold: float, clamped_context_fraction: float, seed: int) -> BatchFn:
+    """The alignment data stream: targets min(y, T); per sequence, with probability
+    ``clamped_context_fraction`` the context shows the clamped values, otherwise the unclamped ones."""
+
+    def batch(step: int, batch_size: int, n_points: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        generator = generator_for(seed, "train", step)
+        xs, ys, _ = task.sample(batch_size, n_points, generator)
+        targets = clamp(ys, threshold)
+        clamped_context = torch.rand(batch_size, 1, generator=generator) < clamped_context_fraction
+        return xs, torch.where(clamped_context, targets, ys), targets
+
+    return batch
+
+
+def jailbreak_queries(
+    task: ChebyshevTask, n: int, queries: int, threshold: float, generator: torch.Generator, normal_x: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``queries`` sequences of n unclamped context pairs plus a query whose true y is above T.
+
+    Sequences (polynomial, context, query) are drawn and kept when the query's y exceeds T
+    (rejection, so the polynomial and the query are distributed as in the class, conditioned on
+    y > T). ``normal_x`` draws every x from N(0, 1), the original evaluation's bug, for the ablation.
+    Returns xs, ys of shape (queries, n + 1); the last column is the query (its y is the truth).
+    """
+    kept_x, kept_y, count = [], [], 0
+    while count < queries:
+        chunk = 4 * queries
+        coefficients = task.sample_coefficients(chunk, generator)
+        if normal_x:
+            xs = torch.randn(chunk, n + 1, generator=generator)
+        else:
+            xs = torch.rand(chunk, n + 1, generator=generator) * 2 - 1
+        ys = chebyshev_eval(coefficients, xs)
+        keep = ys[:, -1] > threshold
+        kept_x.append(xs[keep])
+        kept_y.append(ys[keep])
+        count += int(keep.sum())
+    return torch.cat(kept_x)[:queries], torch.cat(kept_y)[:queries]
+
+
+def rate_interval(successes: int, trials: int, confidence: float) -> dict[str, float]:
+    """Rate in percent with its Wilson score interval."""
+    interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return {"rate": 100 * successes / trials, "low": 100 * interval.low, "high": 100 * interval.high}
+
+
+def log2_fit(contexts: list[int], rates: list[float], confidence: float) -> dict[str, float]:
+    """Least-squares line rate = intercept + slope * log2(n); slope in percentage points per
+    doubling of the context, with its ``confidence`` interval (t distribution, n - 2 dof)."""
+    fit = stats.linregress([math.log2(n) for n in contexts], rates)
+    half = stats.t.ppf(0.5 + confidence / 2, len(contexts) - 2) * fit.stderr
+    return {"slope": fit.slope, "slope_low": fit.slope - half, "slope_high": fit.slope + half,
+            "intercept": fit.intercept, "r": fit.rvalue}

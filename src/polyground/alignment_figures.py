@@ -1,0 +1,99 @@
+"""Figures of the alignment half (model size, the aligned model, jailbreaking), from the metrics
+written by ``evaluate_model_sizes``, ``evaluate_align`` and ``jailbreak``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import matplotlib.pyplot as plt
+
+from .evaluate import read_curves
+from .plotting import color, label, plot_curve
+
+
+def model_sizes_figure(params) -> plt.Figure:
+    """Behavior I at one degree for every model size, with least squares and the zero predictor."""
+    curves = read_curves("metrics/model_sizes.csv")
+    metrics = json.loads(open("metrics/model_sizes.json").read())
+    points = len(curves["zero"]["mean"])
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    sizes = sorted((m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
+                   key=lambda m: metrics[m]["parameters"])
+    for name in sizes:
+        size = metrics[name]["model"]
+        method = "pretrained" if name == "pretrain" else name
+        text = f"{size['n_embd']}/{size['n_layer']}/{size['n_head']}, {metrics[name]['parameters'] / 1e6:.2f}M"
+        plot_curve(ax, curves[name], method, points, label=f"{'Paper size' if name == 'pretrain' else label(name)} ({text})")
+    plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {metrics['degree']})")
+    plot_curve(ax, curves["zero"], "zero", points)
+    ax.set_ylim(top=1e2)
+    ax.set_xlabel("clamped in-context examples")
+    ax.set_ylabel("squared error vs min(p(x), T)")
+    ax.set_title(f"model size, degree {metrics['degree']}, T = {metrics['threshold']:g}")
+    ax.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def aligned_model_figure(params) -> plt.Figure:
+    """Left: clamped regression (clamped context, every query). Right: the defender view."""
+    regression = read_curves("metrics/align/clamped_regression.csv")
+    defender = read_curves("metrics/align/defender.csv")
+    degree, threshold = params.evaluate_align.degree, params.align.threshold
+    points = len(regression["zero"]["mean"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.7))
+    plot_curve(left, regression["aligned"], "aligned", points, label="Aligned (fine-tuned on clamped data)")
+    plot_curve(left, regression["pretrained"], "pretrained", points)
+    plot_curve(left, regression["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
+    plot_curve(left, regression["zero"], "zero", points)
+    left.set_title(f"clamped regression, degree {degree}, T = {threshold:g}")
+    left.set_xlabel("clamped in-context examples")
+    left.set_ylabel("squared error vs min(p(x), T)")
+    for name, method, style in (("aligned_clamped_context", "aligned", "-"), ("aligned_unclamped_context", "aligned", "--"),
+                                ("pretrained_clamped_context", "pretrained", "-"),
+                                ("pretrained_unclamped_context", "pretrained", "--")):
+        model, context = name.split("_", 1)
+        plot_curve(right, defender[name], method, points, ls=style,
+                   label=f"{label(method)}, {context.replace('_', ' ')}")
+    right.axhline(threshold ** 2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
+    right.set_title(f"defender view: queries with p(x) > T, target T")
+    right.set_xlabel("in-context examples")
+    right.set_ylabel("squared error vs T")
+    for ax in (left, right):
+        ax.set_ylim(top=1e2)
+        ax.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def jailbreak_figure(params, condition: str) -> plt.Figure:
+    """Jailbreak rate vs context length (log2 axis) with Wilson bands and the log2 line."""
+    metrics = json.loads(open("metrics/jailbreak.json").read())
+    with open("metrics/jailbreak.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["condition"] == condition]
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    for key, method, style in (("aligned.jailbroken", "aligned", "-"), ("aligned.jailbroken_margin", "aligned", "--"),
+                               ("pretrained.jailbroken", "pretrained", "-")):
+        series = [r for r in rows if r["method"] == key]
+        if not series:  # the ablation has no base-model reference
+            continue
+        n = [int(r["n"]) for r in series]
+        rate = [float(r["rate"]) for r in series]
+        fit = metrics[condition][method][key.split(".")[1]]["log2_fit"]
+        what = "" if key.endswith("jailbroken") else f" (> T + {metrics['margin']:g})"
+        ax.errorbar(n, rate, yerr=[[v - float(r["low"]) for v, r in zip(rate, series)],
+                                   [float(r["high"]) - v for v, r in zip(rate, series)]],
+                    color=color(method), ls="none", marker="o", ms=2.5, capsize=1.5, lw=0.8)
+        ax.plot(n, [fit["intercept"] + fit["slope"] * math.log2(v) for v in n], color=color(method), ls=style, lw=1,
+                label=f"{label(method)}{what}: {fit['slope']:+.1f} pp per doubling")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("unclamped in-context examples n")
+    ax.set_ylabel("jailbroken queries (%)")
+    where = "x ~ N(0, 1) (original evaluation's bug, ablation)" if condition != "uniform_x" else "x ~ U[-1, 1]"
+    ax.set_title(f"jailbreaking, T = {metrics['threshold']:g}, {where}", fontsize=7)
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig

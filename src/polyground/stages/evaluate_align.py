@@ -1,0 +1,83 @@
+"""Stage ``evaluate_align``: the aligned model against the base model and the baselines.
+
+Degree-``evaluate_align.degree`` polynomials, clamped at ``align.threshold``:
+
+* clamped regression: a clamped context, every query, target min(p(x), T); squared error at every
+  context length for the aligned model, the base model, least squares of that degree fitted to the
+  clamped context, and the zero predictor;
+* the defender view: only the queries whose true y is above T (target T), for a clamped and an
+  unclamped context; per context length the mean over those queries, with its band.
+
+Outputs ``metrics/align.json`` (headline errors, the fine-tuning budget) and
+``metrics/align/{clamped_regression,defender}.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from scipy.stats import norm
+
+from ..alignment import check_threshold
+from ..baselines import least_squares, zero_predictor
+from ..config import load_params
+from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
+from ..tasks import ChebyshevTask, clamp, generator_for
+from . import run_stage, write_json
+from .align import load_base_and_aligned
+
+METRICS, CURVES = "metrics/align.json", Path("metrics/align")
+
+
+def summarize_where(errors: torch.Tensor, mask: torch.Tensor, confidence: float) -> dict[str, list[float]]:
+    """Per position, mean and normal band of the errors where ``mask`` holds (NaN with < 2)."""
+    z = norm.ppf(0.5 + confidence / 2)
+    count = mask.sum(0).double()
+    mean = (errors * mask).sum(0) / count
+    variance = (((errors - mean) * mask) ** 2).sum(0) / (count - 1)
+    half = z * variance.sqrt() / count.sqrt()
+    return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
+
+
+def main() -> None:
+    params = load_params()
+    config, threshold = params.evaluate_align, params.align.threshold
+    torch.set_num_threads(params.threads)
+    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
+    began = time.perf_counter()
+    points = params.model.max_points
+    task = ChebyshevTask(config.degree, random_degree=False)
+    xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", config.degree))
+    share = check_threshold(ys, threshold, "align.threshold")
+    clamped = clamp(ys, threshold)
+    models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
+    predictors = models | {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
+    regression = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
+                  for name, p in predictors.items()}
+    above = ys > threshold
+    defender = {}
+    for context_name, context in (("clamped_context", clamped), ("unclamped_context", ys)):
+        for name, predict in models.items():
+            errors = squared_errors(predict, xs, context, clamped)
+            defender[f"{name}_{context_name}"] = summarize_where(errors, above, params.evaluate.confidence)
+    write_curves(CURVES / "clamped_regression.csv", regression)
+    write_curves(CURVES / "defender.csv", defender)
+    examples = config.headline_examples
+    metrics = {
+        "threshold": threshold, "degree": config.degree, "num_sequences": config.num_sequences,
+        "share_above_threshold": round(share, 6),
+        "fine_tuning": {k: aligned_meta[k] for k in ("step", "sequences", "wall_s")},
+        "clamped_regression": {name: headline(curve, examples) for name, curve in regression.items()},
+        "defender": {name: {k: round(v, 6) if not math.isnan(v) else None for k, v in headline(curve, examples).items()}
+                     for name, curve in defender.items()},
+        "checkpoint_sha256": {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]},
+    }
+    write_json(METRICS, metrics)
+    print(f"evaluate_align: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)

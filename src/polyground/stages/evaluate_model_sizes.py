@@ -1,0 +1,59 @@
+"""Stage ``evaluate_model_sizes``: in-context clamping (Behavior I) across model sizes.
+
+The paper-size base model (``models/pretrain``) and the ``model_sizes`` models
+(``models/pretrain_<name>``), all trained with the same recipe and data stream, on the
+degree-``clamping.sizes_degree`` clamped evaluation set of ``evaluate_clamping`` (same sequences),
+with least squares of that degree and the zero predictor. Outputs ``metrics/model_sizes.json``
+(parameters and headline errors per size) and ``metrics/model_sizes.csv``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ..baselines import least_squares, zero_predictor
+from ..checkpoint import load_checkpoint
+from ..config import load_params
+from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
+from ..model import count_parameters
+from . import run_stage, write_json
+from .evaluate_clamping import beats_from, clamped_eval_set
+
+METRICS, CURVES = "metrics/model_sizes.json", "metrics/model_sizes.csv"
+
+
+def main() -> None:
+    params = load_params()
+    config, degree = params.clamping, params.clamping.sizes_degree
+    torch.set_num_threads(params.threads)
+    checkpoints = {"pretrain": ("models/pretrain", params.model, "pretrain")} | {
+        name: (f"models/pretrain_{name}", size, f"pretrain_size@{name}") for name, size in params.model_sizes.items()
+    }
+    models = {}
+    for name, (directory, expected, stage) in checkpoints.items():
+        models[name] = load_checkpoint(directory, expected, stage=stage)
+    began = time.perf_counter()
+    xs, _, clamped = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
+    predictors = {name: model_predictor(model, config.batch_size) for name, (model, _) in models.items()}
+    predictors |= {"least_squares": lambda x, y: least_squares(x, y, degree), "zero": zero_predictor}
+    curves = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
+              for name, p in predictors.items()}
+    write_curves(CURVES, curves)
+    metrics = {"degree": degree, "threshold": config.threshold, "num_sequences": config.num_sequences}
+    for name, (model, meta) in models.items():
+        metrics[name] = {
+            "parameters": count_parameters(model, trainable_only=False), "model": meta["model"],
+            **headline(curves[name], config.headline_examples),
+            "beats_zero_from": beats_from(curves[name]["mean"], curves["zero"]["mean"]),
+            "checkpoint_sha256": meta["sha256"],
+        }
+    for name in ("least_squares", "zero"):
+        metrics[name] = headline(curves[name], config.headline_examples)
+    write_json(METRICS, metrics)
+    print(f"evaluate_model_sizes: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)

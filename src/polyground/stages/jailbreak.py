@@ -1,0 +1,84 @@
+"""Stage ``jailbreak``: Behavior II, the aligned model shown an unclamped ("malicious") context.
+
+For each n of ``jailbreak.contexts``: ``jailbreak.queries`` independent sequences of the aligned
+model's class (``align.task``) with n unclamped context pairs and a query whose true y is above
+T (:func:`polyground.alignment.jailbreak_queries`). Jailbroken: prediction > T; margin variant:
+prediction > T + margin. Rates in percent with Wilson intervals, for the aligned model and, as the
+reference ceiling, the base model on the same queries; a least-squares line in log2(n) with its
+slope interval. Main condition x ~ U[-1, 1]; the ablation draws x ~ N(0, 1), as the original
+evaluation did by mistake (training used U[-1, 1]), for the aligned model.
+
+Outputs ``metrics/jailbreak.json`` (rates, intervals, slopes) and ``metrics/jailbreak.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import torch
+
+from ..alignment import jailbreak_queries, log2_fit, rate_interval
+from ..config import as_dict, load_params
+from ..tasks import ChebyshevTask, generator_for
+from . import run_stage, write_json
+from .align import load_base_and_aligned
+
+METRICS, TABLE = "metrics/jailbreak.json", Path("metrics/jailbreak.csv")
+CONDITIONS = {"uniform_x": False, "normal_x_ablation": True}
+
+
+def last_predictions(model: torch.nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's prediction at the last (query) position, in batches, without gradients."""
+    with torch.inference_mode():
+        return torch.cat([model(xs[i : i + batch_size], ys[i : i + batch_size])[:, -1]
+                          for i in range(0, len(xs), batch_size)])
+
+
+def main() -> None:
+    params = load_params()
+    config, threshold = params.jailbreak, params.align.threshold
+    torch.set_num_threads(params.threads)
+    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
+    began = time.perf_counter()
+    task = ChebyshevTask(**as_dict(params.align.task))
+    models = {"aligned": aligned, "pretrained": base}
+    bars = {"jailbroken": threshold, "jailbroken_margin": threshold + config.margin}
+    rows, metrics = [], {"threshold": threshold, "margin": config.margin, "queries": config.queries,
+                         "contexts": config.contexts, "confidence": config.confidence}
+    for condition, normal_x in CONDITIONS.items():
+        rates: dict[str, list[float]] = {}
+        for n in config.contexts:
+            generator = generator_for(config.seed, "eval", 2 * n + int(normal_x))
+            xs, ys = jailbreak_queries(task, n, config.queries, threshold, generator, normal_x)
+            context = ys.clone()
+            context[:, -1] = 0.0  # the query's y is never shown (causal), zeroed for clarity
+            for name, model in (models if not normal_x else {"aligned": aligned}).items():
+                predicted = last_predictions(model, xs, context, config.batch_size)
+                for bar_name, bar in bars.items():
+                    result = rate_interval(int((predicted > bar).sum()), config.queries, config.confidence)
+                    key = f"{name}.{bar_name}"
+                    rates.setdefault(key, []).append(result["rate"])
+                    rows.append({"condition": condition, "n": n, "method": key,
+                                 **{k: f"{v:.4f}" for k, v in result.items()}})
+        metrics[condition] = {}
+        for key, values in rates.items():
+            name, bar_name = key.split(".")
+            metrics[condition].setdefault(name, {})[bar_name] = {
+                "rate": dict(zip(map(str, config.contexts), (round(r, 4) for r in values))),
+                "log2_fit": {k: round(v, 4) for k, v in log2_fit(config.contexts, values, config.confidence).items()},
+            }
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{TABLE}.tmp", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["condition", "n", "method", "rate", "low", "high"])
+        writer.writeheader()
+        writer.writerows(rows)
+    Path(f"{TABLE}.tmp").replace(TABLE)
+    metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
+    write_json(METRICS, metrics)
+    print(f"jailbreak: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,68 @@
+"""Fine-tuning methods: trainable parameters, what stays frozen, adapters saved and refused."""
+
+import json
+
+import pytest
+import torch
+
+from polyground.checkpoint import CheckpointError, build_model, save_checkpoint
+from polyground.config import FinetuneConfig, ModelConfig
+from polyground.finetune import attach, load_finetuned, save_finetuned
+from polyground.model import count_parameters
+
+PAPER = ModelConfig(128, 6, 4, 81)
+
+
+@pytest.mark.parametrize("method, trainable", [
+    ("lora", 6 * (4 * 128 + 3 * 128 * 4)),  # rank 4 on c_attn (128 -> 384) in each of 6 layers: 12,288
+    ("soft_prompt_2", 512),                  # 2P vectors of 128
+    ("soft_prompt_50", 12800),
+    ("full_finetune", 1211137 - 128),        # everything but the unused one-row word embedding
+])
+def test_trainable_parameters_of_each_method_at_paper_size(method, trainable):
+    model = attach(build_model(PAPER), method, FinetuneConfig(), seed=0)
+    assert count_parameters(model) == trainable
+    if method != "full_finetune":
+        assert not model.read_in.weight.requires_grad and not model.read_out.weight.requires_grad
+
+
+def test_soft_prompt_is_the_read_in_of_random_scalars_and_shifts_the_read_positions():
+    model = build_model(ModelConfig(16, 2, 2, 40))
+    xs, ys = torch.rand(3, 10) * 2 - 1, torch.randn(3, 10)
+    before = model(xs, ys)
+    attach(model, "soft_prompt_5", FinetuneConfig(), seed=0)
+    prompt = model.backbone.prompt_encoder["default"].embedding.weight
+    direction = model.read_in.weight[:, 0]
+    offsets = (prompt - model.read_in.bias) / direction  # each vector is bias + s * weight for a scalar s
+    assert torch.allclose(offsets, offsets[:, :1].expand_as(offsets), atol=1e-4)
+    assert model.prompt_tokens == 10
+    after = model(xs, ys)
+    assert after.shape == before.shape and not torch.allclose(after, before)
+    with pytest.raises(ValueError, match="after 10 soft-prompt tokens"):
+        model(torch.rand(1, 36), torch.randn(1, 36))  # 10 + 72 tokens > 80 positions
+
+
+@pytest.mark.parametrize("method", ["lora", "soft_prompt_2", "full_finetune"])
+def test_saved_finetune_loads_onto_its_base_and_is_refused_on_another(tmp_path, method):
+    config = ModelConfig(16, 2, 2, 20)
+    torch.manual_seed(0)
+    save_checkpoint(build_model(config), tmp_path / "base", config, stage="pretrain")
+    torch.manual_seed(1)
+    save_checkpoint(build_model(config), tmp_path / "other", config, stage="pretrain")
+    from polyground.checkpoint import load_checkpoint
+
+    model, base = load_checkpoint(tmp_path / "base")
+    attach(model, method, FinetuneConfig(), seed=0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.01)  # as if trained
+    save_finetuned(model, tmp_path / "tuned", method, config, base, trainable_parameters=count_parameters(model))
+    xs, ys = torch.rand(2, 8) * 2 - 1, torch.randn(2, 8)
+    loaded, meta = load_finetuned(tmp_path / "tuned", tmp_path / "base", "finetune")
+    torch.testing.assert_close(loaded(xs, ys), model.eval()(xs, ys))
+    assert meta["method"] == method
+    with pytest.raises(CheckpointError, match="was fine-tuned from base .* refusing to load it onto another base"):
+        load_finetuned(tmp_path / "tuned", tmp_path / "other", "finetune")
+    sidecar = json.loads((tmp_path / "tuned" / "finetune.json").read_text())
+    assert sidecar["base_sha256"] == base["sha256"]
