@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sys
 from collections.abc import Callable
@@ -29,12 +30,15 @@ KNOWN_ERRORS = (ParamsError, CheckpointError, ResumeError, StageError)
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; known errors become one clear message and exit status 2."""
+    """Run a stage's ``main``; known errors become one clear message and exit status 2. Prints the
+    stage's peak resident memory at the end."""
     try:
         main()
     except KNOWN_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak resident memory: {peak:.0f} MiB", file=sys.stderr)
 
 
 def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:

@@ -54,15 +54,15 @@ def main() -> None:
     share = check_threshold(ys, threshold, "align.threshold")
     clamped = clamp(ys, threshold)
     models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
-    predictors = models | {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
+    contexts = {"clamped_context": clamped, "unclamped_context": ys}
+    predictions = {(name, c): predict(xs, context) for c, context in contexts.items() for name, predict in models.items()}
+    predictors = {name: lambda x, y, name=name: predictions[name, "clamped_context"] for name in models}
+    predictors |= {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
     regression = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
                   for name, p in predictors.items()}
     above = ys > threshold
-    defender = {}
-    for context_name, context in (("clamped_context", clamped), ("unclamped_context", ys)):
-        for name, predict in models.items():
-            errors = squared_errors(predict, xs, context, clamped)
-            defender[f"{name}_{context_name}"] = summarize_where(errors, above, params.evaluate.confidence)
+    defender = {f"{name}_{c}": summarize_where((predicted.double() - clamped.double()) ** 2, above, params.evaluate.confidence)
+                for (name, c), predicted in predictions.items()}
     write_curves(CURVES / "clamped_regression.csv", regression)
     write_curves(CURVES / "defender.csv", defender)
     examples = config.headline_examples

@@ -16,7 +16,8 @@ from ..checkpoint import write_atomic
 from ..claims import load_claims, verify
 from . import StageError, run_stage
 
-METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json")
+METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json", "metrics/model_sizes.json",
+           "metrics/align.json", "metrics/jailbreak.json")
 SIDECARS = {"pretrain": "models/pretrain/model.json"}
 OUT = Path("paper/generated")
 DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
