@@ -94,6 +94,6 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
     where = "x ~ N(0, 1) (original evaluation's bug, ablation)" if condition != "uniform_x" else "x ~ U[-1, 1]"
     ax.set_title(f"jailbreaking, T = {metrics['threshold']:g}, {where}", fontsize=7)
     ax.set_ylim(0, 100)
-    ax.legend(frameon=False, fontsize=6)
+    ax.legend(frameon=False, fontsize=6, loc="lower right")
     fig.tight_layout()
     return fig
