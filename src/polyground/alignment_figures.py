@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 
@@ -16,7 +17,7 @@ from .plotting import color, label, plot_curve
 def model_sizes_figure(params) -> plt.Figure:
     """Behavior I at one degree for every model size, with least squares and the zero predictor."""
     curves = read_curves("metrics/model_sizes.csv")
-    metrics = json.loads(open("metrics/model_sizes.json").read())
+    metrics = json.loads(Path("metrics/model_sizes.json").read_text())
     points = len(curves["zero"]["mean"])
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
     sizes = sorted((m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
@@ -58,7 +59,7 @@ def aligned_model_figure(params) -> plt.Figure:
         plot_curve(right, defender[name], method, points, ls=style,
                    label=f"{label(method)}, {context.replace('_', ' ')}")
     right.axhline(threshold ** 2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
-    right.set_title(f"defender view: queries with p(x) > T, target T")
+    right.set_title("defender view: queries with p(x) > T, target T")
     right.set_xlabel("in-context examples")
     right.set_ylabel("squared error vs T")
     for ax in (left, right):
@@ -70,7 +71,7 @@ def aligned_model_figure(params) -> plt.Figure:
 
 def jailbreak_figure(params, condition: str) -> plt.Figure:
     """Jailbreak rate vs context length (log2 axis) with Wilson bands and the log2 line."""
-    metrics = json.loads(open("metrics/jailbreak.json").read())
+    metrics = json.loads(Path("metrics/jailbreak.json").read_text())
     with open("metrics/jailbreak.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["condition"] == condition]
     fig, ax = plt.subplots(figsize=(3.6, 2.6))

@@ -30,7 +30,7 @@ def least_squares(xs: torch.Tensor, ys: torch.Tensor, degree: int, ridge: float 
             weights = torch.linalg.solve(a.mT @ a + ridge * eye, a.mT @ b)
         elif i <= degree:  # under-determined: the minimum-norm solution
             weights = torch.linalg.lstsq(a, b, driver="gelsd").solution
-        else:  # over-determined, full rank almost surely: QR (gels), 5x faster than the SVD
+        else:  # over-determined, full rank almost surely: QR (gels), no SVD needed
             weights = torch.linalg.lstsq(a, b, driver="gels").solution
         predictions[:, i] = (features[:, i : i + 1] @ weights)[:, 0, 0]
     return predictions.to(ys.dtype)

@@ -7,6 +7,7 @@ names the problem and its fix, and exits with status 2 instead of a traceback.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -50,6 +51,17 @@ def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
 def write_json(path: str | Path, data: Any) -> None:
     """Pretty, key-sorted JSON, written atomically."""
     write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_rows(path: str | Path, fieldnames: list[str], rows: list[dict]) -> None:
+    """A CSV of ``rows`` (mappings over ``fieldnames``), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.tmp", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(f"{path}.tmp", path)
 
 
 def publish_log(source: str | Path, target: str | Path) -> None:

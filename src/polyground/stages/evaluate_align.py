@@ -55,14 +55,15 @@ def main() -> None:
     clamped = clamp(ys, threshold)
     models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
     contexts = {"clamped_context": clamped, "unclamped_context": ys}
-    predictions = {(name, c): predict(xs, context) for c, context in contexts.items() for name, predict in models.items()}
-    predictors = {name: lambda x, y, name=name: predictions[name, "clamped_context"] for name in models}
-    predictors |= {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
-    regression = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
-                  for name, p in predictors.items()}
+    # one pass per model and context; each squared error is against the clamped value
+    errors = {(name, c): squared_errors(predict, xs, context, clamped)
+              for c, context in contexts.items() for name, predict in models.items()}
+    baselines = {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
+    regression = {name: summarize(errors[name, "clamped_context"], params.evaluate.confidence) for name in models}
+    regression |= {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
+                   for name, p in baselines.items()}
     above = ys > threshold
-    defender = {f"{name}_{c}": summarize_where((predicted.double() - clamped.double()) ** 2, above, params.evaluate.confidence)
-                for (name, c), predicted in predictions.items()}
+    defender = {f"{name}_{c}": summarize_where(e, above, params.evaluate.confidence) for (name, c), e in errors.items()}
     write_curves(CURVES / "clamped_regression.csv", regression)
     write_curves(CURVES / "defender.csv", defender)
     examples = config.headline_examples

@@ -17,7 +17,6 @@ the zero predictor for good), ``metrics/clamping/degree_<d>.csv`` (curves) and
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..checkpoint import load_checkpoint
 from ..config import load_params
 from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
-from . import run_stage, write_json
+from . import run_stage, write_json, write_rows
 
 CHECKPOINT, METRICS, CURVES = "models/pretrain", "metrics/clamping.json", Path("metrics/clamping")
 
@@ -46,16 +45,16 @@ def beats_from(model: list[float], other: list[float]) -> int | None:
     return start
 
 
-def clamped_eval_set(config, degree: int, points: int, trained_degree: int) -> tuple[torch.Tensor, ...]:
-    """The fixed degree-``degree`` evaluation set (xs, ys, clamped ys); the threshold is checked,
-    and a degree above the base model's training class gets a loud warning."""
+def clamped_eval_set(config, degree: int, points: int, trained_degree: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The fixed degree-``degree`` evaluation set (xs, clamped ys) and the share of clamped values;
+    the threshold is checked, and a degree above the base model's training class gets a loud warning."""
     if degree > trained_degree:
         print(f"WARNING: degree {degree} is above the base model's training class (degrees 0..{trained_degree}): "
               "its clamping results measure extrapolation", file=sys.stderr)
     task = ChebyshevTask(degree, random_degree=False)
     xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
-    check_threshold(ys, config.threshold, "clamping.threshold")
-    return xs, ys, clamp(ys, config.threshold)
+    share = check_threshold(ys, config.threshold, "clamping.threshold")
+    return xs, clamp(ys, config.threshold), share
 
 
 def picture_rows(model, config) -> list[dict]:
@@ -90,7 +89,7 @@ def main() -> None:
     metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,
                      "checkpoint_sha256": meta["sha256"]}
     for degree in config.degrees:
-        xs, ys, clamped = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
+        xs, clamped, share = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
         predictors = {
             "model": model_predictor(model, config.batch_size),
             "least_squares": lambda x, y, d=degree: least_squares(x, y, d),
@@ -102,16 +101,10 @@ def main() -> None:
         metrics[f"degree_{degree}"] = {
             **{name: headline(curve, config.headline_examples) for name, curve in curves.items()},
             "model_beats_zero_from": beats_from(curves["model"]["mean"], curves["zero"]["mean"]),
-            "share_clamped": round(float((ys > config.threshold).double().mean()), 6),
+            "share_clamped": round(share, 6),
         }
-    rows = picture_rows(model, config)
-    path = CURVES / "picture.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".tmp"), "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["kind", "x", "p", "clamped", "model", "least_squares"])
-        writer.writeheader()
-        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
-    path.with_name(path.name + ".tmp").replace(path)
+    rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
+    write_rows(CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
     write_json(METRICS, metrics)
     print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
 

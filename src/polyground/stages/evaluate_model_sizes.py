@@ -35,7 +35,7 @@ def main() -> None:
     for name, (directory, expected, stage) in checkpoints.items():
         models[name] = load_checkpoint(directory, expected, stage=stage)
     began = time.perf_counter()
-    xs, _, clamped = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
+    xs, clamped, _ = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
     predictors = {name: model_predictor(model, config.batch_size) for name, (model, _) in models.items()}
     predictors |= {"least_squares": lambda x, y: least_squares(x, y, degree), "zero": zero_predictor}
     curves = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)

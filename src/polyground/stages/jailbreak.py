@@ -13,27 +13,19 @@ Outputs ``metrics/jailbreak.json`` (rates, intervals, slopes) and ``metrics/jail
 
 from __future__ import annotations
 
-import csv
 import time
-from pathlib import Path
 
 import torch
 
 from ..alignment import jailbreak_queries, log2_fit, rate_interval
 from ..config import as_dict, load_params
+from ..evaluate import model_predictor
 from ..tasks import ChebyshevTask, generator_for
-from . import run_stage, write_json
+from . import run_stage, write_json, write_rows
 from .align import load_base_and_aligned
 
-METRICS, TABLE = "metrics/jailbreak.json", Path("metrics/jailbreak.csv")
+METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
 CONDITIONS = {"uniform_x": False, "normal_x_ablation": True}
-
-
-def last_predictions(model: torch.nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The model's prediction at the last (query) position, in batches, without gradients."""
-    with torch.inference_mode():
-        return torch.cat([model(xs[i : i + batch_size], ys[i : i + batch_size])[:, -1]
-                          for i in range(0, len(xs), batch_size)])
 
 
 def main() -> None:
@@ -43,7 +35,7 @@ def main() -> None:
     base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.align.task))
-    models = {"aligned": aligned, "pretrained": base}
+    models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
     bars = {"jailbroken": threshold, "jailbroken_margin": threshold + config.margin}
     rows, metrics = [], {"threshold": threshold, "margin": config.margin, "queries": config.queries,
                          "contexts": config.contexts, "confidence": config.confidence}
@@ -54,8 +46,8 @@ def main() -> None:
             xs, ys = jailbreak_queries(task, n, config.queries, threshold, generator, normal_x)
             context = ys.clone()
             context[:, -1] = 0.0  # the query's y is never shown (causal), zeroed for clarity
-            for name, model in (models if not normal_x else {"aligned": aligned}).items():
-                predicted = last_predictions(model, xs, context, config.batch_size)
+            for name in models if not normal_x else ["aligned"]:  # the ablation: the aligned model only
+                predicted = models[name](xs, context)[:, -1]
                 for bar_name, bar in bars.items():
                     result = rate_interval(int((predicted > bar).sum()), config.queries, config.confidence)
                     key = f"{name}.{bar_name}"
@@ -69,12 +61,7 @@ def main() -> None:
                 "rate": dict(zip(map(str, config.contexts), (round(r, 4) for r in values))),
                 "log2_fit": {k: round(v, 4) for k, v in log2_fit(config.contexts, values, config.confidence).items()},
             }
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{TABLE}.tmp", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["condition", "n", "method", "rate", "low", "high"])
-        writer.writeheader()
-        writer.writerows(rows)
-    Path(f"{TABLE}.tmp").replace(TABLE)
+    write_rows(TABLE, ["condition", "n", "method", "rate", "low", "high"], rows)
     metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
     write_json(METRICS, metrics)
     print(f"jailbreak: {time.perf_counter() - began:.0f} s")
