@@ -53,8 +53,8 @@ step "environment"
 source scripts/ensure_venv.sh
 
 # Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
-regenerate=(evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak figures report)
-training=(pretrain pretrain_size align seed_spread)
+regenerate=(evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak evaluate_soft_prompt_sweep evaluate_finetune figures report)
+training=(pretrain pretrain_size align finetune soft_prompt_sweep soft_prompt_best seed_spread)
 stage_of_figure() {  # the stage of dvc.yaml that writes figures/NAME.png
   python - "$1" <<'PY'
 import sys, yaml

@@ -26,10 +26,16 @@ PRODUCED = [
     "logs/pretrain_tiny.csv", "logs/pretrain_small.csv", "metrics/model_sizes.json", "metrics/model_sizes.csv",
     "logs/align.csv", "metrics/align.json", "metrics/align/clamped_regression.csv", "metrics/align/defender.csv",
     "metrics/jailbreak.json", "metrics/jailbreak.csv",
-] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation")
-                                          for ext in ("png", "pdf")]
-CHECKPOINTS = ["models/pretrain", "models/pretrain_tiny", "models/pretrain_small", "models/align"]
-EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", "evaluate_align", "jailbreak"]
+    "metrics/soft_prompt_sweep.json", "metrics/soft_prompt_sweep.csv", "metrics/finetune.json",
+    "metrics/finetune/k0.csv", "metrics/finetune/k3.csv", "metrics/finetune_summary.md",
+] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation",
+                                          "finetune_fixed_coefficients", "soft_prompt_lr_sweep") for ext in ("png", "pdf")]
+CHECKPOINTS = ["models/pretrain", "models/pretrain_tiny", "models/pretrain_small", "models/align",
+               "models/finetune/full_finetune_k0"]
+ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
+    "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best"]
+EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", "evaluate_align", "jailbreak",
+              "evaluate_soft_prompt_sweep", "evaluate_finetune"]
 # Up to the report's generated numbers: report.tex is written for the default parameters (its PDF
 # is built from the committed numbers in test_report), and the smoke set has no 80-example metrics.
 TARGETS = ["figures", "report"]
@@ -67,6 +73,9 @@ def test_smoke_pipeline_produces_every_output(smoke_repo):
     repo, _ = smoke_repo
     for name in PRODUCED + [f"{c}/model.{e}" for c in CHECKPOINTS for e in ("safetensors", "json")] + ["dvc.lock"]:
         assert (repo / name).stat().st_size > 0, name
+    for adapter in ADAPTERS:  # peft's save_pretrained: safetensors and its config, beside our sidecar
+        for name in ("adapter_model.safetensors", "adapter_config.json", "finetune.json"):
+            assert (repo / adapter / name).stat().st_size > 0, f"{adapter}/{name}"
 
 
 def test_second_repro_is_up_to_date(smoke_repo):

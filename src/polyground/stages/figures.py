@@ -2,7 +2,8 @@
 
 Outputs (PNG + PDF): ``figures/function_class``, ``figures/pretrain_vs_baselines``,
 ``figures/in_context_clamping``, ``figures/clamping_picture``, ``figures/model_sizes``,
-``figures/aligned_model``, ``figures/jailbreak``, ``figures/jailbreak_normal_x_ablation``.
+``figures/aligned_model``, ``figures/jailbreak``, ``figures/jailbreak_normal_x_ablation``,
+``figures/finetune_fixed_coefficients``, ``figures/soft_prompt_lr_sweep``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from ..alignment_figures import aligned_model_figure, jailbreak_figure, model_sizes_figure
 from ..config import as_dict, load_params
+from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
 from ..evaluate import read_curves
 from ..plotting import STYLE, color, plot_curve, save
 from ..stages.evaluate_clamping import CURVES as CLAMPING_CURVES
@@ -137,6 +139,8 @@ def main() -> None:
     save(aligned_model_figure(params), "figures/aligned_model", params.figures.dpi)
     save(jailbreak_figure(params, "uniform_x"), "figures/jailbreak", params.figures.dpi)
     save(jailbreak_figure(params, "normal_x_ablation"), "figures/jailbreak_normal_x_ablation", params.figures.dpi)
+    save(finetune_figure(params), "figures/finetune_fixed_coefficients", params.figures.dpi)
+    save(soft_prompt_sweep_figure(params), "figures/soft_prompt_lr_sweep", params.figures.dpi)
 
 
 if __name__ == "__main__":
