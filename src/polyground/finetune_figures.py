@@ -1,0 +1,67 @@
+"""Figures of the fine-tuning half, from the metrics of ``evaluate_finetune`` and
+``evaluate_soft_prompt_sweep``."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+
+from .evaluate import read_curves
+from .plotting import METHODS, label, plot_curve
+
+
+def _method_label(method: str) -> str:
+    return label(method) if method in METHODS else f"Soft prompt ({method.rsplit('_', 1)[1]} pairs)"
+
+
+def finetune_figure(params) -> plt.Figure:
+    """One panel per k: the untouched model, each method, least squares and ridge (the paper's 2x2)."""
+    config = params.finetune
+    ks = config.fixed_coefficients
+    columns = 2 if len(ks) > 1 else 1
+    rows = (len(ks) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3.5 * columns, 2.6 * rows), squeeze=False, sharey=True)
+    for ax, k in zip(axes.flat, ks):
+        curves = read_curves(f"metrics/finetune/k{k}.csv")
+        points = len(curves["zero"]["mean"])
+        for method in ["pretrained", *config.methods, "least_squares", "ridge"]:
+            kwargs = {"ls": "--"} if method in ("least_squares", "ridge") else {}
+            color_key = method if method in METHODS else "soft_prompt_50"
+            plot_curve(ax, curves[method], color_key, points, label=_method_label(method) if method != "ridge"
+                       else f"Ridge ({config.ridge:g})", **kwargs)
+        ax.set_title(f"degree {config.degree}, {k} fixed coefficient{'s' if k != 1 else ''}")
+        ax.set_xlabel("in-context examples")
+        ax.set_ylabel("squared error")
+        ax.set_ylim(top=1e2)
+    for ax in list(axes.flat)[len(ks):]:
+        ax.axis("off")
+    axes[0, 0].legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def soft_prompt_sweep_figure(params) -> plt.Figure:
+    """The soft-prompt learning-rate sweep: one curve per learning rate, the untouched model for reference."""
+    config = params.finetune
+    curves = read_curves("metrics/soft_prompt_sweep.csv")
+    metrics = json.loads(open("metrics/soft_prompt_sweep.json").read())
+    points = len(curves["pretrained"]["mean"])
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    plot_curve(ax, curves["pretrained"], "pretrained", points, label="Pretrained (untouched)")
+    cmap = plt.get_cmap("viridis")
+    for i, lr in enumerate(config.sweep_lrs):
+        curve = curves[f"lr_{lr}"]
+        shade = cmap(i / max(1, len(config.sweep_lrs) - 1))
+        x = range(points)
+        ax.plot(x, curve["mean"], color=shade, lw=1.6 if lr == metrics["best_lr"] else 0.9,
+                label=f"lr {lr:g}" + (" (best)" if lr == metrics["best_lr"] else ""))
+        ax.fill_between(x, [max(v, 1e-4) for v in curve["low"]], curve["high"], color=shade, alpha=0.15, lw=0)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-4, 1e2)
+    ax.set_xlabel("in-context examples")
+    ax.set_ylabel("squared error")
+    ax.set_title(f"soft prompt, {config.sweep_pairs} pairs, {config.sweep_fixed_coefficients} fixed coefficients: lr sweep")
+    ax.legend(frameon=False, fontsize=5.5, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,110 @@
+"""Stages ``evaluate_soft_prompt_sweep`` and ``evaluate_finetune``: the fine-tuned models' errors.
+
+``python -m polyground.stages.evaluate_finetune sweep``: every learning rate of the soft-prompt
+sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning rate, and
+``best_lr``: the lowest error averaged over 0..N-1 examples) and ``metrics/soft_prompt_sweep.csv``.
+
+``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
+pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
+sweep's best prompt on k = ``sweep_best_on``): ``metrics/finetune/k<k>.csv`` (curves with bands),
+``metrics/finetune.json`` and ``metrics/finetune_summary.md`` (method x k: trainable parameters,
+error at the headline examples, fine-tuning wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint, write_atomic
+from ..config import load_params
+from ..evaluate import baseline_predictors, headline, model_predictor, squared_errors, summarize, write_curves
+from ..finetune import load_finetuned
+from ..tasks import ChebyshevTask, generator_for
+from . import run_stage, write_json
+
+BASE = "models/pretrain"
+
+
+def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation sequences of the degree-``degree`` class with k fixed coefficients."""
+    task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
+    xs, ys, _ = task.sample(config.num_sequences, config.train.curriculum.points_end, generator_for(config.eval_seed, "eval", k))
+    return xs, ys
+
+
+def sweep(params) -> None:
+    config = params.finetune
+    xs, ys = eval_set(config, config.sweep_fixed_coefficients)
+    base, _ = load_checkpoint(BASE, params.model, stage="pretrain")
+    curves = {"pretrained": summarize(squared_errors(model_predictor(base, config.batch_size), xs, ys, ys), params.evaluate.confidence)}
+    metrics: dict = {"pairs": config.sweep_pairs, "fixed_coefficients": config.sweep_fixed_coefficients, "lrs": {}}
+    for lr in config.sweep_lrs:
+        model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
+        curve = summarize(squared_errors(model_predictor(model, config.batch_size), xs, ys, ys), params.evaluate.confidence)
+        curves[f"lr_{lr}"] = curve
+        mean = sum(curve["mean"]) / len(curve["mean"])
+        metrics["lrs"][str(lr)] = {**headline(curve, config.headline_examples), "mean_mse": round(mean, 6), "wall_s": meta["wall_s"]}
+    metrics["best_lr"] = min(config.sweep_lrs, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
+    metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
+    write_curves("metrics/soft_prompt_sweep.csv", curves)
+    write_json("metrics/soft_prompt_sweep.json", metrics)
+
+
+def grid(params) -> None:
+    config = params.finetune
+    base, _ = load_checkpoint(BASE, params.model, stage="pretrain")
+    metrics: dict = {}
+    rows = []
+    for k in config.fixed_coefficients:
+        xs, ys = eval_set(config, k)
+        predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
+        directories = {method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods}
+        if k == config.sweep_best_on:
+            directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
+        for method, (directory, stage) in directories.items():
+            model, meta = load_finetuned(directory, BASE, stage)
+            predictors[method] = (model_predictor(model, config.batch_size), meta)
+        predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
+        curves = {name: summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence) for name, (p, _) in predictors.items()}
+        write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
+        metrics[f"k{k}"] = {}
+        for name, (_, meta) in predictors.items():
+            entry = {**headline(curves[name], config.headline_examples),
+                     **{key: meta[key] for key in ("trainable_parameters", "wall_s", "lr") if key in meta}}
+            metrics[f"k{k}"][name] = entry
+            rows.append((name, k, entry))
+        prompts = [m for m in config.methods if m.startswith("soft_prompt_")]
+        if "lora" in config.methods and prompts:  # how far the best soft prompt is behind LoRA
+            metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {
+                key: round(min(metrics[f"k{k}"][m][key] for m in prompts) - metrics[f"k{k}"]["lora"][key], 6)
+                for key in (f"mse@{n}" for n in config.headline_examples)
+            }
+    write_json("metrics/finetune.json", metrics)
+    columns = [f"mse@{n}" for n in config.headline_examples]
+    lines = ["| method | k | trainable parameters | " + " | ".join(f"error at {n}" for n in config.headline_examples)
+             + " | fine-tuning wall time (s) | lr |", "|" + " --- |" * (len(columns) + 5)]
+    for name, k, entry in rows:
+        lines.append(f"| {name} | {k} | {entry.get('trainable_parameters', '')} | "
+                     + " | ".join(f"{entry[c]:.4g}" for c in columns)
+                     + f" | {entry.get('wall_s', '')} | {entry.get('lr', '')} |")
+    write_atomic(Path("metrics/finetune_summary.md"), "\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m polyground.stages.evaluate_finetune", description=__doc__)
+    parser.add_argument("what", choices=("sweep", "grid"))
+    args = parser.parse_args(argv)
+    params = load_params()
+    torch.set_num_threads(params.threads)
+    began = time.perf_counter()
+    (sweep if args.what == "sweep" else grid)(params)
+    print(f"evaluate_finetune {args.what}: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)
