@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 
@@ -45,7 +46,7 @@ def soft_prompt_sweep_figure(params) -> plt.Figure:
     """The soft-prompt learning-rate sweep: one curve per learning rate, the untouched model for reference."""
     config = params.finetune
     curves = read_curves("metrics/soft_prompt_sweep.csv")
-    metrics = json.loads(open("metrics/soft_prompt_sweep.json").read())
+    metrics = json.loads(Path("metrics/soft_prompt_sweep.json").read_text())
     points = len(curves["pretrained"]["mean"])
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
     plot_curve(ax, curves["pretrained"], "pretrained", points, label="Pretrained (untouched)")

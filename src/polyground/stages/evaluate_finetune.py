@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -48,8 +49,10 @@ def sweep(params) -> None:
         curve = summarize(squared_errors(model_predictor(model, config.batch_size), xs, ys, ys), params.evaluate.confidence)
         curves[f"lr_{lr}"] = curve
         mean = sum(curve["mean"]) / len(curve["mean"])
-        metrics["lrs"][str(lr)] = {**headline(curve, config.headline_examples), "mean_mse": round(mean, 6), "wall_s": meta["wall_s"]}
-    metrics["best_lr"] = min(config.sweep_lrs, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
+        metrics["lrs"][str(lr)] = {**headline(curve, config.headline_examples), "mean_mse": round(mean, 6),
+                                   "diverged": not math.isfinite(mean), "wall_s": meta["wall_s"]}
+    finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
+    metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
     write_curves("metrics/soft_prompt_sweep.csv", curves)
     write_json("metrics/soft_prompt_sweep.json", metrics)
