@@ -26,7 +26,7 @@ def test_macro_names_are_letters_only():
 def test_every_macro_the_report_uses_is_generated():
     generated = "".join((ROOT / "paper" / "generated" / f).read_text() for f in ("numbers.tex", "claims.tex"))
     defined = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", generated))
-    used = set(re.findall(r"\\((?:Pretrain|SeedSpread|Clamping|Claims|ModelSizes|Align|Jailbreak)[A-Za-z]*)", TEX))
+    used = set(re.findall(r"\\((?:Pretrain|SeedSpread|Clamping|Claims|ModelSizes|Align|Jailbreak|Finetune|SoftPromptSweep)[A-Za-z]*)", TEX))
     assert used and used <= defined, f"undefined: {used - defined}"
 
 

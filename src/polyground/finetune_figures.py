@@ -12,7 +12,15 @@ from .evaluate import read_curves
 from .plotting import METHODS, label, plot_curve
 
 
-def _method_label(method: str) -> str:
+STYLE = {"least_squares": {"ls": "--"}, "ridge": {"ls": "--"}, "full_finetune": {"ls": ":"},
+         "soft_prompt_best": {"ls": "-.", "lw": 1.6}}
+
+
+def _method_label(method: str, config) -> str:
+    if method == "ridge":
+        return f"Ridge ({config.ridge:g})"
+    if method == "soft_prompt_best":
+        return f"Soft prompt ({config.sweep_pairs} pairs, sweep's best lr)"
     return label(method) if method in METHODS else f"Soft prompt ({method.rsplit('_', 1)[1]} pairs)"
 
 
@@ -26,18 +34,18 @@ def finetune_figure(params) -> plt.Figure:
     for ax, k in zip(axes.flat, ks):
         curves = read_curves(f"metrics/finetune/k{k}.csv")
         points = len(curves["zero"]["mean"])
-        for method in ["pretrained", *config.methods, "least_squares", "ridge"]:
-            kwargs = {"ls": "--"} if method in ("least_squares", "ridge") else {}
+        best = ["soft_prompt_best"] if "soft_prompt_best" in curves else []
+        for method in ["pretrained", *config.methods, *best, "least_squares", "ridge"]:
             color_key = method if method in METHODS else "soft_prompt_50"
-            plot_curve(ax, curves[method], color_key, points, label=_method_label(method) if method != "ridge"
-                       else f"Ridge ({config.ridge:g})", **kwargs)
+            plot_curve(ax, curves[method], color_key, points, label=_method_label(method, config), **STYLE.get(method, {}))
         ax.set_title(f"degree {config.degree}, {k} fixed coefficient{'s' if k != 1 else ''}")
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
         ax.set_ylim(top=1e2)
     for ax in list(axes.flat)[len(ks):]:
         ax.axis("off")
-    axes[0, 0].legend(frameon=False, fontsize=6)
+    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}  # every method, also k = 5's best prompt
+    axes[0, 0].legend(handles.values(), handles.keys(), frameon=False, fontsize=6)
     fig.tight_layout()
     return fig
 

@@ -17,7 +17,7 @@ from ..claims import load_claims, verify
 from . import StageError, run_stage
 
 METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json", "metrics/model_sizes.json",
-           "metrics/align.json", "metrics/jailbreak.json")
+           "metrics/align.json", "metrics/jailbreak.json", "metrics/soft_prompt_sweep.json", "metrics/finetune.json")
 SIDECARS = {"pretrain": "models/pretrain/model.json"}
 OUT = Path("paper/generated")
 DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
