@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import resource
@@ -55,13 +56,11 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def write_rows(path: str | Path, fieldnames: list[str], rows: list[dict]) -> None:
     """A CSV of ``rows`` (mappings over ``fieldnames``), written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.tmp", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(f"{path}.tmp", path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(Path(path), text.getvalue())
 
 
 def publish_log(source: str | Path, target: str | Path) -> None:
