@@ -11,9 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from polyground.config import CurriculumConfig, TrainConfig
+from polyground.config import CurriculumConfig, ProgressConfig, TrainConfig
 from polyground.curriculum import degree_at, lr_at, points_at
-from polyground.train import ResumeError
+from polyground.evaluate import progress_probe
+from polyground.checkpoint import build_model
+from polyground.train import ResumeError, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_run  # noqa: E402
@@ -68,6 +70,62 @@ def test_state_of_another_run_is_refused(tmp_path):
         tiny_run.run(str(tmp_path / "a"), replace(SHORT, steps=10, lr=1e-2))
 
 
+WSD = replace(SHORT, schedule="wsd", decay_steps=10, min_lr_ratio=0.0,
+              curriculum=replace(SHORT.curriculum, final_points=21, final_steps=5))
+
+
+class Stopped(Exception):
+    """Stands for the kill of a run that would have gone on much longer."""
+
+
+def stop_at(stop: int):
+    """The tiny run's batches, until ``stop``, where the run is stopped (as by a kill)."""
+
+    def batch(step, batch_size, n_points):
+        if step == stop:
+            raise Stopped
+        return tiny_run.batch(step, batch_size, n_points)
+
+    return batch
+
+
+def test_wsd_run_lengthened_before_its_decay_equals_the_longer_run(tmp_path):
+    """The long run's rule: stopped in its stable phase, it continues with the length set later."""
+    torch.manual_seed(0)
+    with pytest.raises(Stopped):  # provisional length 1000: stopped at step 20, in the stable phase
+        train(build_model(tiny_run.MODEL), stop_at(20), replace(WSD, steps=1000), tmp_path / "grown",
+              {"test": "tiny"}, threads=1)
+    with pytest.raises(ResumeError, match="step 15"):  # a 25-step run's decay starts at step 15
+        tiny_run.run(str(tmp_path / "grown"), replace(WSD, steps=25))
+    grown = tiny_run.run(str(tmp_path / "grown"), WSD)  # 30 steps: the decay starts at step 20
+    whole = tiny_run.run(str(tmp_path / "whole"), WSD)
+    assert all(torch.equal(grown[k], whole[k]) for k in whole)
+
+
+def test_state_pair_of_two_steps_is_refused(tmp_path):
+    tiny_run.run(str(tmp_path / "a"), replace(SHORT, steps=10))
+    tiny_run.run(str(tmp_path / "b"), replace(SHORT, steps=15))
+    (tmp_path / "b" / "state.json").replace(tmp_path / "a" / "state.json")  # a copy caught mid-write
+    with pytest.raises(ResumeError, match="copy both files again"):
+        tiny_run.run(str(tmp_path / "a"), SHORT)
+
+
+def test_progress_probe_is_logged_and_resumed(tmp_path):
+    config = ProgressConfig(every=10, num_sequences=24, points=21, examples=[2, 20], degree_examples=[5])
+    probe = {"probe": progress_probe(tiny_run.TASK, config), "probe_every": 10}
+    torch.manual_seed(0)
+    with pytest.raises(Stopped):
+        train(build_model(tiny_run.MODEL), stop_at(25), SHORT, tmp_path / "a", {"test": "tiny"}, threads=1, **probe)
+    tiny_run.run(str(tmp_path / "a"), SHORT, **probe)
+    lines = (tmp_path / "a" / "progress.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:6] == ["step", "sequences", "train_s", "eval_s", "peak_rss_mib", "device"]
+    assert header[6:] == ["mse@2", "mse@20"] + [f"mse@5_deg{d}" for d in range(6)]
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [10, 20, 30, 40]
+    errors = [float(line.split(",")[header.index("mse@20")]) for line in lines[1:]]
+    assert all(e > 0 for e in errors) and errors[-1] < errors[0]
+
+
 def test_points_curriculum():
     curriculum = CurriculumConfig(points_start=5, points_end=81, points_step=2, step_every=2000)
     assert [points_at(curriculum, s, 10**8) for s in (0, 1999, 2000, 4000, 10**7)] == [5, 5, 7, 9, 81]
@@ -87,6 +145,14 @@ def test_lr_schedule_warmup_then_cosine_to_floor():
     assert lr_at(config, 550) == pytest.approx(0.55e-3)
     assert lr_at(config, 1000) == pytest.approx(1e-4)
     assert lr_at(replace(config, schedule="constant"), 900) == 1e-3
+
+
+def test_lr_schedule_warmup_stable_then_linear_decay():
+    config = TrainConfig(steps=1000, lr=1e-3, warmup_steps=100, schedule="wsd", decay_steps=200, min_lr_ratio=0.0)
+    assert lr_at(config, 99) == pytest.approx(1e-3)
+    assert lr_at(config, 799) == 1e-3
+    assert lr_at(config, 899) == pytest.approx(0.5e-3)
+    assert lr_at(config, 999) == 0.0
 
 
 def test_degree_curriculum():

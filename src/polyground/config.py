@@ -90,13 +90,20 @@ class CurriculumConfig:
 
 @dataclass
 class TrainConfig:
-    """One training run: optimiser (AdamW), schedule, curriculum, checkpointing."""
+    """One training run: optimiser (AdamW), schedule, curriculum, checkpointing.
+
+    Schedules: ``cosine`` (warmup, then cosine to lr * min_lr_ratio at ``steps``), ``constant``
+    (warmup, then lr), ``wsd`` (warmup-stable-decay: warmup, constant lr, then a linear decay to
+    lr * min_lr_ratio over the last ``decay_steps``). A wsd run can be lengthened while it runs:
+    until its decay starts, raising ``steps`` changes none of the steps already taken.
+    """
 
     steps: int = _rule(1000, gt=0)
     batch_size: int = _rule(64, gt=0)
     lr: float = _rule(1e-3, gt=0, le=10)
-    schedule: str = _rule("cosine", choices=("cosine", "constant"))
+    schedule: str = _rule("cosine", choices=("cosine", "constant", "wsd"))
     warmup_steps: int = _rule(0, ge=0)
+    decay_steps: int = _rule(0, ge=0)  # wsd: the linear decay to lr * min_lr_ratio in the last decay_steps
     min_lr_ratio: float = _rule(0.1, ge=0, le=1)
     weight_decay: float = _rule(0.0, ge=0)
     beta1: float = _rule(0.9, ge=0, lt=1)
@@ -114,6 +121,11 @@ class TrainConfig:
                 f"{key}.curriculum.final_steps = {self.curriculum.final_steps} exceeds "
                 f"{key}.steps = {self.steps}: the final phase is part of the run"
             )
+        if self.schedule == "wsd" and not 0 < self.decay_steps <= self.steps - self.warmup_steps:
+            raise ParamsError(
+                f"{key}.decay_steps = {self.decay_steps}: the wsd schedule needs 1..{self.steps - self.warmup_steps} "
+                f"decay steps ({key}.steps - {key}.warmup_steps)"
+            )
         if self.checkpoint_every % self.log_every:
             raise ParamsError(
                 f"{key}.checkpoint_every = {self.checkpoint_every} is not a multiple of "
@@ -122,15 +134,40 @@ class TrainConfig:
 
 
 @dataclass
+class ProgressConfig:
+    """Progress of a pretraining run: every ``every`` steps (0: never) the model is evaluated on a
+    fixed set of ``num_sequences`` sequences of ``points`` points drawn from ``seed`` (its own,
+    independent of training and of ``evaluate``), overall at ``examples`` and per degree at
+    ``degree_examples`` in-context examples."""
+
+    every: int = _rule(0, ge=0)
+    seed: int = _rule(20240731, ge=0)
+    num_sequences: int = _rule(2000, gt=0)
+    points: int = _rule(81, gt=1)
+    batch_size: int = _rule(500, gt=0)
+    examples: list = _rule([5, 10, 20, 30, 80])
+    degree_examples: list = _rule([10, 20, 30])
+
+    def check(self, key: str) -> None:
+        for name in ("examples", "degree_examples"):
+            values = getattr(self, name)
+            if not values or not all(isinstance(n, int) and 0 <= n < self.points for n in values):
+                raise ParamsError(f"{key}.{name} = {values!r}: give integers in 0..{self.points - 1} "
+                                  f"(below {key}.points)")
+
+
+@dataclass
 class PretrainConfig:
-    """The pretraining stage: task class and training run."""
+    """The pretraining stage: task class, training run and its progress evaluation."""
 
     task: TaskConfig = field(default_factory=TaskConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
 
     def check(self, key: str) -> None:
         self.task.check(f"{key}.task")
         self.train.check(f"{key}.train")
+        self.progress.check(f"{key}.progress")
 
 
 @dataclass
@@ -213,7 +250,7 @@ class SeedSpreadConfig:
 
 
 @dataclass
-class AlignConfig(PretrainConfig):
+class AlignConfig:
     """The aligned model: full fine-tuning of the paper-size base model on clamped targets.
 
     Every target is min(p(x), ``threshold``). A share ``clamped_context_fraction`` of the sequences
@@ -223,9 +260,15 @@ class AlignConfig(PretrainConfig):
     and ``train`` as in pretraining.
     """
 
+    task: TaskConfig = field(default_factory=TaskConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     threshold: float = _rule(0.5)
     clamped_context_fraction: float = _rule(0.5, ge=0, le=1)
     seed: int = _rule(1, ge=0)
+
+    def check(self, key: str) -> None:
+        self.task.check(f"{key}.task")
+        self.train.check(f"{key}.train")
 
 
 @dataclass
@@ -327,7 +370,7 @@ class Params:
         for name, size in self.model_sizes.items():
             if not isinstance(size, dict):
                 raise ParamsError(f"model_sizes.{name} must be a mapping of n_embd, n_layer, n_head")
-            sizes[name] = _build(ModelConfig, {"max_points": self.model.max_points, **size}, f"model_sizes.{name}")
+            sizes[name] = build_config(ModelConfig, {"max_points": self.model.max_points, **size}, f"model_sizes.{name}")
             sizes[name].check(f"model_sizes.{name}")
         self.model_sizes = sizes
         self.pretrain.check("pretrain")
@@ -370,6 +413,7 @@ class Params:
             ("pretrain.train.curriculum.points_end", self.pretrain.train.curriculum.points_end),
             ("pretrain.train.curriculum.final_points", self.pretrain.train.curriculum.final_points),
             ("evaluate.points", self.evaluate.points),
+            ("pretrain.progress.points", self.pretrain.progress.points),
             ("align.train.curriculum.points_end", self.align.train.curriculum.points_end),
             ("align.train.curriculum.final_points", self.align.train.curriculum.final_points),
         ):
@@ -396,7 +440,8 @@ def _describe(rules: Any) -> str:
     return " and ".join(f"{_SYMBOLS[op]} {bound}" for op, bound in rules.items())
 
 
-def _build(cls: type, data: Any, key: str) -> Any:
+def build_config(cls: type, data: Any, key: str) -> Any:
+    """A config dataclass from a mapping, every key and value checked (see module docstring)."""
     if not isinstance(data, dict):
         raise ParamsError(f"{key or 'params'} must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
@@ -411,7 +456,7 @@ def _build(cls: type, data: Any, key: str) -> Any:
     for name, value in data.items():
         full, hint, rules = f"{key}.{name}".lstrip("."), hints[name], fields[name].metadata
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, full)
+            values[name] = build_config(hint, value, full)
             continue
         expected = typing.get_origin(hint) or hint
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -426,24 +471,37 @@ def _build(cls: type, data: Any, key: str) -> Any:
 
 def params_from_dict(data: dict) -> Params:
     """Validate a parsed params mapping (see module docstring)."""
-    params = _build(Params, data, "")
+    params = build_config(Params, data, "")
     params.check()
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``path``; a :class:`ParamsError` says what is wrong and where."""
-    path = Path(path)
+def _read_yaml(path: Path, missing: str) -> dict:
     if not path.exists():
-        raise ParamsError(f"{path} not found: run from the repository root, where params.yaml lives")
+        raise ParamsError(f"{path} not found: {missing}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ParamsError(f"{path} is not valid YAML: {error}") from None
+
+
+def read_set(name: str) -> dict:
+    """The named parameter set ``configs/NAME.yaml`` (a partial params mapping)."""
+    path = Path("configs") / f"{name}.yaml"
+    names = ", ".join(sorted(p.stem for p in Path("configs").glob("*.yaml")))
+    return _read_yaml(path, f"no parameter set {name!r} (sets: {names})")
+
+
+def load_params(path: str | Path = "params.yaml", set_name: str | None = None) -> Params:
+    """Read and validate ``path``, with the named set ``set_name`` merged over it if given; a
+    :class:`ParamsError` says what is wrong and where."""
+    path = Path(path)
+    data = _read_yaml(path, "run from the repository root, where params.yaml lives")
+    where = f"{path} with configs/{set_name}.yaml" if set_name else str(path)
     try:
-        return params_from_dict(data)
+        return params_from_dict(merge(data, read_set(set_name)) if set_name else data)
     except ParamsError as error:
-        raise ParamsError(f"{path}: {error}") from None
+        raise ParamsError(f"{where}: {error}") from None
 
 
 def as_dict(obj: Any) -> dict:
@@ -473,10 +531,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     path = Path("configs") / f"{args.set}.yaml"
     try:
-        if not path.exists():
-            names = ", ".join(sorted(p.stem for p in Path("configs").glob("*.yaml")))
-            raise ParamsError(f"no parameter set {args.set!r}: {path} not found (sets: {names})")
-        merged = merge(yaml.safe_load(Path(args.params).read_text()), yaml.safe_load(path.read_text()) or {})
+        merged = merge(yaml.safe_load(Path(args.params).read_text()), read_set(args.set))
         params_from_dict(merged)
     except ParamsError as error:
         print(f"error: {path}: {error}", file=sys.stderr)

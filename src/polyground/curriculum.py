@@ -29,13 +29,17 @@ def degree_at(curriculum: CurriculumConfig, step: int, max_degree: int) -> int:
 
 
 def lr_at(config: TrainConfig, step: int) -> float:
-    """Linear warmup to ``lr``, then constant or cosine decay to ``lr * min_lr_ratio``."""
+    """Linear warmup to ``lr``, then constant, cosine decay to ``lr * min_lr_ratio``, or (wsd)
+    constant until the last ``decay_steps`` steps and a linear decay to ``lr * min_lr_ratio``."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     if config.schedule == "constant":
         return config.lr
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     floor = config.lr * config.min_lr_ratio
+    if config.schedule == "wsd":
+        into_decay = step - (config.steps - config.decay_steps)
+        return config.lr if into_decay < 0 else config.lr - (config.lr - floor) * (into_decay + 1) / config.decay_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 

@@ -17,6 +17,7 @@ from scipy.stats import norm
 from torch import nn
 
 from .baselines import least_squares, zero_predictor
+from .config import ProgressConfig
 from .tasks import ChebyshevTask, generator_for
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -52,6 +53,24 @@ def eval_sequences(task: ChebyshevTask, n_sequences: int, n_points: int, seed: i
     """The fixed evaluation set: (xs, ys) of shape (n_sequences, n_points)."""
     xs, ys, _ = task.sample(n_sequences, n_points, generator_for(seed, "eval"))
     return xs, ys
+
+
+def progress_probe(task: ChebyshevTask, config: ProgressConfig) -> Callable[[nn.Module], dict[str, float]]:
+    """The fixed progress set of a pretraining run (drawn once, from ``config.seed``) and a probe
+    returning the model's mean squared error at ``config.examples`` in-context examples overall
+    (``mse@N``) and per drawn degree at ``config.degree_examples`` (``mse@N_degD``)."""
+    xs, ys, coefficients = task.sample(config.num_sequences, config.points, generator_for(config.seed, "eval"))
+    degrees = ((coefficients != 0) * torch.arange(coefficients.shape[1])).amax(1)
+
+    def probe(model: nn.Module) -> dict[str, float]:
+        errors = squared_errors(model_predictor(model, config.batch_size), xs, ys, ys)
+        results = {f"mse@{n}": errors[:, n].mean().item() for n in config.examples}
+        for degree in range(task.max_degree + 1):
+            chosen = errors[degrees == degree]
+            results.update({f"mse@{n}_deg{degree}": chosen[:, n].mean().item() for n in config.degree_examples})
+        return results
+
+    return probe
 
 
 def baseline_predictors(degree: int, ridge: float) -> dict[str, Predictor]:

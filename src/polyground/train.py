@@ -7,10 +7,14 @@ batch, so one process or many see the same data stream, and a resumed run sees t
 as an uninterrupted one.
 
 Resume: every ``checkpoint_every`` steps the run directory receives ``state.safetensors`` (the
-trainable parameters and the optimizer's tensors), ``state.json`` (step, elapsed time, optimizer hyperparameters, the run's
-fingerprint) and ``log.csv``. Restarted with the same fingerprint, training continues from there
-and ends bit-identical to an uninterrupted run (same machine, same thread count). Accelerate's own
-``save_state`` pickles the optimizer, so it is not used: nothing here unpickles.
+trainable parameters and the optimizer's tensors, the step in its metadata), ``state.json`` (step,
+elapsed time, optimizer hyperparameters, the run's fingerprint), ``log.csv`` and, when a progress
+probe is given, ``progress.csv``. Restarted with a compatible fingerprint, training continues from
+there and ends bit-identical to an uninterrupted run (same machine, same thread count).
+Compatible: equal but for the run's length (:data:`LENGTH_KEYS`), and giving every step already
+taken the same learning rate, points and degree cap; so a wsd run can be lengthened until its decay
+starts. Accelerate's own ``save_state`` pickles the optimizer, so it is not used: nothing here
+unpickles.
 """
 
 from __future__ import annotations
@@ -18,20 +22,26 @@ from __future__ import annotations
 import csv
 import json
 import os
+import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import write_atomic
-from .config import TrainConfig, as_dict
+from .config import ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn, lr_at, points_at
+
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
+LENGTH_KEYS = ("steps", "decay_steps", "checkpoint_every", "log_every")  # and curriculum.final_steps
+Probe = Callable[[nn.Module], dict[str, float]]
 
 
 class ResumeError(RuntimeError):
@@ -48,6 +58,41 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
 
 
+def recipe_key(config: TrainConfig) -> dict:
+    """The training config without its length: what names a run that may be lengthened."""
+    recipe = {k: v for k, v in as_dict(config).items() if k not in LENGTH_KEYS}
+    recipe["curriculum"] = {k: v for k, v in recipe["curriculum"].items() if k != "final_steps"}
+    return recipe
+
+
+def check_resumable(saved: dict, wanted: dict, steps_taken: int, run_dir: Path) -> None:
+    """Raise :class:`ResumeError` unless the run ``wanted`` continues the ``saved`` one: equal
+    fingerprints but for the length, and the same schedule on the ``steps_taken`` steps run."""
+    old, new = dict(saved), dict(wanted)
+    old_train, new_train = old.pop("train"), new.pop("train")
+    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    try:
+        old_config, new_config = (build_config(TrainConfig, t, "train") for t in (old_train, new_train))
+    except ParamsError as error:
+        raise ResumeError(f"{run_dir} holds a training config this code cannot read ({error}); move it away "
+                          "to start afresh") from None
+    old_recipe, new_recipe = recipe_key(old_config), recipe_key(new_config)
+    differ += sorted(f"train.{k}" for k in old_recipe if old_recipe[k] != new_recipe[k])
+    if differ:
+        raise ResumeError(f"{run_dir} holds the state of a different run (it differs in {', '.join(differ)}); "
+                          "restore those parameters to continue it, or move it away to start afresh")
+    for step in range(steps_taken):
+        same = (lr_at(old_config, step) == lr_at(new_config, step)
+                and points_at(old_config.curriculum, step, old_config.steps)
+                == points_at(new_config.curriculum, step, new_config.steps))
+        if not same:
+            raise ResumeError(
+                f"{run_dir} has run {steps_taken} steps, but the new length changes the learning rate or points "
+                f"of step {step}: the decay and the final phase must start after step {steps_taken} "
+                f"(steps - decay_steps and steps - curriculum.final_steps >= {steps_taken})"
+            )
+
+
 def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
     optim = optimizer.state_dict()
     # the trainable parameters only: the frozen rest (a base model under an adapter) is rebuilt by
@@ -58,13 +103,18 @@ def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
             tensors[f"optim.{index}.{key}"] = value.detach().contiguous()
     groups = [{k: v for k, v in g.items()} for g in optim["param_groups"]]
     tmp = run_dir / "state.safetensors.tmp"
-    save_file(tensors, str(tmp))
+    save_file(tensors, str(tmp), metadata={"step": str(info["step"])})
     os.replace(tmp, run_dir / "state.safetensors")
     write_atomic(run_dir / "state.json", json.dumps({**info, "param_groups": groups}, indent=1))
 
 
 def _load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     info = json.loads((run_dir / "state.json").read_text())
+    with safe_open(str(run_dir / "state.safetensors"), "pt") as handle:
+        tensor_step = (handle.metadata() or {}).get("step")
+    if tensor_step != str(info["step"]):
+        raise ResumeError(f"{run_dir}: state.safetensors is of step {tensor_step}, state.json of step "
+                          f"{info['step']} (copied while the run was writing?): copy both files again")
     tensors = load_file(str(run_dir / "state.safetensors"))
     saved = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     trainable = {k for k, v in model.named_parameters() if v.requires_grad}
@@ -90,7 +140,7 @@ def _read_log(path: Path, up_to_step: int) -> list[dict]:
 def _write_log(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else LOG_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)
@@ -104,9 +154,14 @@ def train(
     fingerprint: dict[str, Any],
     threads: int,
     desc: str = "train",
+    probe: Probe | None = None,
+    probe_every: int = 0,
 ) -> dict:
     """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state).
 
+    ``probe`` (if given) evaluates the model every ``probe_every`` steps; its results go to
+    ``progress.csv`` beside the training seconds and the evaluation seconds so far (both summed
+    over resumptions; the training clock pauses while it evaluates) and the peak memory.
     Returns a summary: steps, wall time (summed over resumptions), final logged loss, log path.
     """
     torch.set_num_threads(threads)
@@ -121,16 +176,14 @@ def train(
     optimizer = make_optimizer(model, config)
     fingerprint = json.loads(json.dumps({**fingerprint, "train": as_dict(config)}))
 
-    start, elapsed = 0, 0.0
+    start, elapsed, eval_s = 0, 0.0, 0.0
     if (run_dir / "state.json").exists():
         info = _load_state(run_dir, model, optimizer)
-        if info["fingerprint"] != fingerprint:
-            raise ResumeError(
-                f"{run_dir} holds the state of a different run; move it away to start afresh"
-            )
-        start, elapsed = info["step"], info["elapsed_s"]
+        check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
+        start, elapsed, eval_s = info["step"], info["elapsed_s"], info.get("eval_s", 0.0)
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = _read_log(run_dir / "log.csv", start)
+    progress_rows = _read_log(run_dir / "progress.csv", start)
     model, optimizer = accelerator.prepare(model, optimizer)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if config.compile:  # one dynamic-shape graph for every curriculum length
@@ -168,12 +221,28 @@ def train(
             progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
             loss_sum, loss_count = 0.0, 0
         progress.update(1)
+        due = probe_every and (done % probe_every == 0 or done == config.steps)
+        if probe is not None and due and accelerator.is_main_process:
+            paused = time.perf_counter()
+            results = probe(accelerator.unwrap_model(model, keep_torch_compile=False))
+            model.train()
+            eval_s += time.perf_counter() - paused
+            progress_rows.append({
+                "step": done, "sequences": done * config.batch_size, "train_s": f"{paused - began:.1f}",
+                "eval_s": f"{eval_s:.1f}", "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+                "device": accelerator.device.type, **{k: f"{v:.6g}" for k, v in results.items()},
+            })
+            began += time.perf_counter() - paused
+            progress.write(f"step {done}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items() if "_deg" not in k))
         if done % config.checkpoint_every == 0 or done == config.steps:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 _write_log(run_dir / "log.csv", rows)
+                if progress_rows:
+                    _write_log(run_dir / "progress.csv", progress_rows)
                 _save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
-                    "step": done, "elapsed_s": time.perf_counter() - began, "fingerprint": fingerprint,
+                    "step": done, "elapsed_s": time.perf_counter() - began, "eval_s": eval_s,
+                    "fingerprint": fingerprint,
                 })
     progress.close()
     accelerator.wait_for_everyone()
@@ -182,5 +251,6 @@ def train(
         "wall_s": time.perf_counter() - began,
         "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
         "log": str(run_dir / "log.csv"),
+        "progress": str(run_dir / "progress.csv") if progress_rows else None,
         "num_processes": accelerator.num_processes,
     }

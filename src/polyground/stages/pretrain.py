@@ -1,15 +1,25 @@
 """Stage ``pretrain``: train the in-context regressor on the degree 0..max_degree class.
 
 ``python -m polyground.stages.pretrain`` trains the paper-size model (``model``) into
-``models/pretrain/`` and ``logs/pretrain.csv``; ``--size NAME`` trains the size ``model_sizes.NAME``
-of the model-size study with the same recipe and data stream into ``models/pretrain_NAME/`` and
-``logs/pretrain_NAME.csv``. Resumable: the run state lives in ``runs/<name>/<fingerprint>/``;
+``models/pretrain/`` and ``logs/pretrain.csv`` (training log) and ``logs/pretrain_progress.csv``
+(the progress evaluation, ``pretrain.progress``); ``--size NAME`` trains the size
+``model_sizes.NAME`` of the model-size study with the same recipe and data stream into
+``models/pretrain_NAME/``. Resumable: the run state lives in ``runs/<name>/<recipe hash>/``;
 rerunning after a kill continues there.
+
+A run longer than a session (README, "The long run"): ``--set NAME`` merges ``configs/NAME.yaml``
+over params.yaml; ``--continue`` also resumes from the published state ``resume/<name>/`` when it
+is further along than ``runs/`` (a fresh machine after ``dvc pull resume/<name>.dvc``);
+``--publish`` copies the run's current state to ``resume/<name>/`` and its progress to ``logs/``
+without training (scripts/long_run.sh pushes it to the remote).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+from pathlib import Path
 
 import torch
 from accelerate import PartialState
@@ -17,43 +27,88 @@ from accelerate import PartialState
 from ..checkpoint import build_model, save_checkpoint
 from ..config import ParamsError, as_dict, load_params
 from ..curriculum import pretraining_batches
+from ..evaluate import progress_probe
 from ..model import count_parameters
 from ..tasks import ChebyshevTask
-from ..train import train
-from . import fingerprint_dir, publish_log, run_stage
+from ..train import check_resumable, recipe_key, train
+from . import StageError, fingerprint_dir, publish_log, run_stage
+
+STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
+
+
+def saved_step(directory: Path) -> int:
+    """The step of the run state in ``directory`` (0 if it holds none)."""
+    path = directory / "state.json"
+    return json.loads(path.read_text())["step"] if path.exists() else 0
+
+
+def copy_state(source: Path, target: Path) -> None:
+    """Copy a run state (the files that exist of :data:`STATE_FILES`) through temporary names."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in STATE_FILES:
+        if (source / name).exists():
+            shutil.copyfile(source / name, target / f"{name}.tmp")
+    for name in STATE_FILES:
+        if (target / f"{name}.tmp").exists():
+            (target / f"{name}.tmp").replace(target / name)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m polyground.stages.pretrain", description=__doc__)
     parser.add_argument("--size", help="a key of model_sizes in params.yaml (default: the paper-size model)")
+    parser.add_argument("--set", dest="set_name", help="a parameter set in configs/ merged over params.yaml")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--continue", dest="resume", action="store_true",
+                      help="resume from resume/<name>/ too, when it is further along than runs/")
+    mode.add_argument("--publish", action="store_true", help="copy the run's state to resume/<name>/; no training")
     args = parser.parse_args(argv)
-    params = load_params()
+    params = load_params(set_name=args.set_name)
     if args.size is None:
         name, model_config = "pretrain", params.model
     elif args.size in params.model_sizes:
         name, model_config = f"pretrain_{args.size}", params.model_sizes[args.size]
     else:
         raise ParamsError(f"--size {args.size!r} is not in model_sizes: choose one of {', '.join(params.model_sizes)}")
-    torch.set_num_threads(params.threads)
-    task = ChebyshevTask(**as_dict(params.pretrain.task))
-    batch = pretraining_batches(task, params.pretrain.train.curriculum, params.seed)
-    torch.manual_seed(params.seed)
-    model = build_model(model_config)
+    config = params.pretrain
     fingerprint = {
         "stage": name, "seed": params.seed, "threads": params.threads,
-        "model": as_dict(model_config), "task": as_dict(params.pretrain.task),
+        "model": as_dict(model_config), "task": as_dict(config.task),
     }
-    run_dir = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": as_dict(params.pretrain.train)})
-    summary = train(model, batch, params.pretrain.train, run_dir, fingerprint, params.threads, desc=name)
+    run_dir = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(config.train)})
+    published = Path("resume") / name
+    if args.publish:
+        if not saved_step(run_dir):
+            raise StageError(f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)")
+        copy_state(run_dir, published)
+        publish_log(run_dir / "progress.csv", f"logs/{name}_progress.csv")
+        print(f"{name}: published step {saved_step(published)} to {published}")
+        return
+    if args.resume and saved_step(published) > saved_step(run_dir):
+        info = json.loads((published / "state.json").read_text())
+        check_resumable(info["fingerprint"], {**fingerprint, "train": as_dict(config.train)}, info["step"], published)
+        print(f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})")
+        copy_state(published, run_dir)
+
+    torch.set_num_threads(params.threads)
+    task = ChebyshevTask(**as_dict(config.task))
+    batch = pretraining_batches(task, config.train.curriculum, params.seed)
+    torch.manual_seed(params.seed)
+    model = build_model(model_config)
+    summary = train(
+        model, batch, config.train, run_dir, fingerprint, params.threads, desc=name,
+        probe=progress_probe(task, config.progress), probe_every=config.progress.every,
+    )
     if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
         return
     save_checkpoint(
         model, f"models/{name}", model_config, stage=name, seed=params.seed, step=summary["steps"],
-        task=as_dict(params.pretrain.task), train=as_dict(params.pretrain.train),
+        task=as_dict(config.task), train=as_dict(config.train),
         wall_s=round(summary["wall_s"], 1), threads=params.threads, torch=torch.__version__,
         parameters=count_parameters(model, trainable_only=False),
     )
     publish_log(summary["log"], f"logs/{name}.csv")
+    if summary["progress"]:
+        publish_log(summary["progress"], f"logs/{name}_progress.csv")
     print(f"{name}: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The long pretraining run, across sessions and machines (README, "The long run").
+#   scripts/long_run.sh continue   start the run, or continue it from runs/ or from the last published
+#                                  state (pulled from the DVC remote on a fresh machine); in the background
+#   scripts/long_run.sh publish    copy its state to resume/pretrain/, push it to the DVC remote and stage
+#                                  it (with its progress log and figure) for a commit: once a session
+#   scripts/long_run.sh status     is it running, and its last progress evaluations
+# The recipe is params.yaml with configs/$POLYGROUND_LONG_SET.yaml (default base_long) merged over it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure_venv.sh >/dev/null
+set_name=${POLYGROUND_LONG_SET:-base_long}
+stage=(python -m polyground.stages.pretrain --set "$set_name")
+log=runs/pretrain_long.log
+running() { pgrep -f "polyground.stages.pretrain --set $set_name" >/dev/null; }
+
+case "${1:-}" in
+  continue)
+    if running; then echo "the long run is already running (log: $log)"; exit 0; fi
+    if [[ -f resume/pretrain.dvc && ! -f resume/pretrain/state.json ]]; then
+      dvc pull resume/pretrain.dvc || {
+        echo "error: the published state (resume/pretrain.dvc) could not be pulled: check the DVC remote" \
+             "(dvc remote list), or move resume/pretrain.dvc away to start the run afresh" >&2; exit 2; }
+    fi
+    mkdir -p runs
+    nohup "${stage[@]}" --continue >>"$log" 2>&1 &
+    echo "the long run is running in the background (pid $!); log: $log; progress: scripts/long_run.sh status"
+    ;;
+  publish)
+    "${stage[@]}" --publish
+    python -m polyground.stages.pretrain_progress
+    dvc add --quiet resume/pretrain
+    dvc push --quiet resume/pretrain.dvc
+    git add resume/pretrain.dvc resume/.gitignore dvc-remote logs/pretrain_progress.csv figures/pretrain_progress.png
+    echo "published and staged: commit it (each publication adds ~15 MB to the repository: once a session)"
+    ;;
+  status)
+    running && echo "running (log: $log)" || echo "not running"
+    progress=$(ls -t runs/pretrain/*/progress.csv 2>/dev/null | head -1)
+    [[ -n "$progress" ]] && cut -d, -f1-12 "$progress" | tail -"${2:-5}" | column -t -s, || echo "no progress evaluations yet"
+    ;;
+  *) sed -n 2,9p "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
