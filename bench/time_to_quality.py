@@ -34,14 +34,13 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 import yaml
 
 from polyground.checkpoint import build_model
-from polyground.config import Params, as_dict, merge, params_from_dict
+from polyground.config import Params, as_dict, merge, params_from_dict, replace
 from polyground.curriculum import degree_at
 from polyground.evaluate import eval_sequences, model_predictor, squared_errors
 from polyground.tasks import ChebyshevTask, generator_for

@@ -21,7 +21,7 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("model", "n_embd"), 0, r"model.n_embd = 0 is out of range: allowed > 0"),
         (("model", "n_layer"), -2, r"model.n_layer = -2 is out of range"),
         (("pretrain", "train", "lr"), -1.0, r"pretrain.train.lr = -1.0 is out of range: allowed > 0"),
-        (("pretrain", "train", "lr"), 0, r"pretrain.train.lr = 0.0 is out of range"),
+        (("pretrain", "train", "lr"), 0, r"pretrain.train.lr = 0 is out of range: allowed > 0 and <= 10"),
         (("pretrain", "train", "curriculum", "points_end"), 500, r"points_end = 500 exceeds model.max_points"),
         (("evaluate", "points"), 500, r"evaluate.points = 500 exceeds model.max_points"),
         (("model", "n_head"), 3, r"n_head = 3 does not divide model.n_embd"),
@@ -32,6 +32,14 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("model_sizes", "small", "n_head"), 3, r"model_sizes.small.n_head = 3 does not divide model_sizes.small.n_embd"),
         (("align", "clamped_context_fraction"), 1.5, r"align.clamped_context_fraction = 1.5 is out of range: allowed >= 0 and <= 1"),
         (("align", "train", "curriculum", "final_points"), 500, r"align.train.curriculum.final_points = 500 exceeds"),
+        (("seed_spread", "seeds"), ["a", "b", "c"], r"seed_spread.seeds.0 = 'a' has the wrong type: expected int"),
+        (("jailbreak", "contexts"), [4, 4, 4], r"jailbreak.contexts = \[4, 4, 4\]: give distinct context lengths"),
+        (("evaluate", "headline_examples"), [], r"evaluate.headline_examples = \[\] has 0 values: give at least 1 item"),
+        (("evaluate", "headline_examples"), [-1, 5], r"evaluate.headline_examples.0 = -1 is out of range: allowed >= 0"),
+        (("pretrain", "train", "schedule"), "wsd", r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay"),
+        (("pretrain", "progress", "examples"), [5, 90], r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40"),
+        (("finetune", "methods"), ["lora", "prefix"], r"finetune.methods.1 = 'prefix' is out of range: allowed values"),
+        (("model_sizes", "small", "width"), 8, r"unknown key model_sizes.small.width: allowed keys here are max_points, "),
     ],
 )
 def test_bad_values_are_named_with_their_range(path, value, message):
@@ -73,6 +81,28 @@ def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path):
     assert result.returncode == 2
     assert "models/pretrain/model.safetensors is missing" in result.stderr
     assert "dvc pull models/pretrain" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_named_set_with_a_yaml_error_is_one_line(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "broken.yaml").write_text("pretrain:\n  train: {steps: 10\n")
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    for command in (["polyground.config", "broken"], ["polyground.stages.pretrain", "--set", "broken"]):
+        result = subprocess.run([sys.executable, "-m", *command], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "configs/broken.yaml is not valid YAML at line 3" in result.stderr
+
+
+def test_applying_a_set_keeps_the_comments_and_changes_only_its_keys(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "polyground.config", "smoke", "--params", str(params)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    before, after = (ROOT / "params.yaml").read_text(), params.read_text()
+    comments = [line.split("#", 1)[1] for line in before.splitlines() if line.lstrip().startswith("#")]
+    assert all(comment in after for comment in comments)
+    assert load_params(params).model.n_embd == 32 and load_params(params).figures.seed == load_params(ROOT / "params.yaml").figures.seed
 
 
 def test_unknown_parameter_set_is_named(tmp_path):

@@ -4,14 +4,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from polyground.config import CurriculumConfig, ProgressConfig, TrainConfig
+from polyground.config import CurriculumConfig, ProgressConfig, TrainConfig, replace
 from polyground.curriculum import degree_at, lr_at, points_at
 from polyground.evaluate import progress_probe
 from polyground.checkpoint import build_model

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 
 import torch
 from safetensors.torch import save_file
 
 from polyground.checkpoint import build_model
-from polyground.config import CurriculumConfig, ModelConfig, TrainConfig
+from polyground.config import CurriculumConfig, ModelConfig, TrainConfig, replace
 from polyground.tasks import ChebyshevTask, generator_for
 from polyground.train import train
 

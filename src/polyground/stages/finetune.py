@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import ParamsError, as_dict, load_params
+from ..config import ParamsError, as_dict, load_params, replace
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for

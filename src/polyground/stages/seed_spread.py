@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import replace
 
 import torch
 
 from ..checkpoint import build_model
-from ..config import as_dict, load_params
+from ..config import as_dict, load_params, replace
 from ..curriculum import pretraining_batches
 from ..evaluate import eval_sequences, headline, model_predictor, squared_errors, summarize
 from ..tasks import ChebyshevTask
