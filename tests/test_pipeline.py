@@ -1,5 +1,6 @@
 """End to end: the smoke parameter set through `dvc repro` in a temporary copy of the repository."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from dvc.repo import Repo
 
 from conftest import ROOT
 from polyground.checkpoint import load_checkpoint
@@ -36,8 +39,8 @@ ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k
     "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best"]
 EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", "evaluate_align", "jailbreak",
               "evaluate_soft_prompt_sweep", "evaluate_finetune"]
-# Up to the report's generated numbers: report.tex is written for the default parameters (its PDF
-# is built from the committed numbers in test_report), and the smoke set has no 80-example metrics.
+# scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
+# default parameters (its PDF is built from the committed numbers in test_report).
 TARGETS = ["figures", "report"]
 
 
@@ -49,24 +52,16 @@ def _run(args, cwd, env):
 
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory):
-    """A git+DVC copy of the code with the smoke parameter set applied, reproduced once."""
+    """scripts/smoke.sh: a git+DVC copy of the code with the smoke parameter set applied, reproduced once."""
     repo = tmp_path_factory.mktemp("repo")
-    for name in ("src", "configs", "paper", "dvc.yaml", "params.yaml", ".dvcignore"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__", "generated", "*.pdf"))
-        elif source.exists():
-            shutil.copy(source, repo / name)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(repo / "src"),
         "DVC_NO_ANALYTICS": "1",
+        "POLYGROUND_PARAMS_LOG": str(repo / "params_read.jsonl"),  # what each stage reads (run_stage)
     }
-    for args in (["git", "init", "-q"], ["dvc", "init", "-q"], [sys.executable, "-m", "polyground.config", "smoke"]):
-        _run(args, repo, env)
-    _run(["dvc", "repro", *TARGETS], repo, env)
-    return repo, env
+    _run(["bash", str(ROOT / "scripts" / "smoke.sh"), str(repo)], ROOT, env)
+    return repo, {**env, "PYTHONPATH": str(repo / "src")}
 
 
 def test_smoke_pipeline_produces_every_output(smoke_repo):
@@ -112,3 +107,36 @@ def test_pretrain_stage_under_accelerate_launch_two_cpu_processes(smoke_repo, tm
     rows = [[line.split(",") for line in (r / "logs" / "pretrain.csv").read_text().splitlines()[1:]] for r in (copy, repo)]
     assert [r[:2] for r in rows[0]] == [r[:2] for r in rows[1]]  # same steps and curriculum
     assert [float(r[3]) for r in rows[0]] == pytest.approx([float(r[3]) for r in rows[1]], rel=1e-3)  # same losses
+
+
+def _leaves(tree: dict, prefix: str = "") -> list[str]:
+    return [leaf for key, value in tree.items()
+            for leaf in (_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [f"{prefix}{key}"])]
+
+
+def _under(key: str, roots: list[str]) -> bool:
+    return any(root == "<all>" or key == root or key.startswith(root + ".") for root in roots)
+
+
+def test_each_stage_declares_the_params_it_reads(smoke_repo):
+    """Every key a stage read on the smoke run is in its dvc.yaml params, and every declared key
+    was read in full (a whole section declared for a few keys re-runs the stage for nothing)."""
+    repo, _ = smoke_repo
+    records = [json.loads(line) for line in (repo / "params_read.jsonl").read_text().splitlines()]
+    read = {(r["module"], tuple(r["argv"])): r["read"] for r in records}
+    leaves = _leaves(yaml.safe_load((repo / "params.yaml").read_text()))
+    with Repo(str(repo)) as dvc_repo:
+        stages = [(s.addressing, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
+                  for s in dvc_repo.index.stages]
+    checked = 0
+    for name, cmd, declared in stages:
+        keys = read.get((cmd[2].rsplit(".", 1)[1], tuple(cmd[3:])))
+        if keys is None:
+            assert name == "report_pdf", f"stage {name} did not run in the smoke pipeline"
+            continue
+        undeclared = [k for k in keys if k != "<all>" and not _under(k, declared)]
+        assert not undeclared, f"dvc.yaml: stage {name} reads {undeclared} without declaring them in params"
+        broad = [d for d in declared if not all(_under(leaf, keys) for leaf in leaves if _under(leaf, [d]))]
+        assert not broad, f"dvc.yaml: stage {name} declares {broad} but reads only {sorted(k for k in keys if _under(k, broad))}"
+        checked += 1
+    assert checked >= 20

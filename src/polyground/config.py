@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 Count = Annotated[int, Field(gt=0)]
 Index = Annotated[int, Field(ge=0)]
@@ -22,6 +22,16 @@ Seed = Annotated[int, Field(ge=0)]
 Degree = Annotated[int, Field(ge=0, le=30)]
 Examples = Annotated[list[Index], Field(min_length=1)]
 KEY = "{key}"  # in a validator's message: the section's dotted key, filled in by ParamsError.from_validation
+_reads: set[str] | None = None  # the dotted keys of params.yaml read so far, while recording (record_reads)
+
+
+def record_reads() -> set[str]:
+    """From now on, record every key of the loaded params that is read (a field, or a whole
+    section through :func:`as_dict` or :func:`replace`) into the returned set; the dependency test
+    compares it with the stage's ``params`` in dvc.yaml."""
+    global _reads
+    _reads = set()
+    return _reads
 
 
 class ParamsError(ValueError):
@@ -76,9 +86,27 @@ def _bounds(loc: tuple) -> str:
 
 
 class Section(BaseModel):
-    """A section of params.yaml: strict types, no unknown keys."""
+    """A section of params.yaml: strict types, no unknown keys. Sections of a loaded Params know
+    their dotted key (``_key``), so that reads can be recorded (:func:`record_reads`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    _key: str | None = PrivateAttr(default=None)
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if _reads is not None and name in type(self).model_fields and not isinstance(value, (Section, dict)):
+            key = object.__getattribute__(self, "__pydantic_private__")["_key"]
+            if key is not None:
+                _reads.add(f"{key}.{name}".lstrip("."))
+        return value
+
+    def _name_sections(self, key: str) -> None:
+        self._key = key
+        for name in type(self).model_fields:
+            value = super().__getattribute__(name)
+            for sub, section in ({name: value} if isinstance(value, Section) else
+                                 {f"{name}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {}).items():
+                section._name_sections(f"{key}.{sub}".lstrip("."))
 
 
 class ModelConfig(Section):
@@ -158,7 +186,7 @@ class TrainConfig(Section):
     beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: Annotated[float, Field(ge=0)] = 1.0
-    curriculum: CurriculumConfig = CurriculumConfig()
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     checkpoint_every: Count = 250
     log_every: Count = 10
     compile: bool = False
@@ -203,9 +231,9 @@ class ProgressConfig(Section):
 class PretrainConfig(Section):
     """The pretraining stage: task class, training run and its progress evaluation."""
 
-    task: TaskConfig = TaskConfig()
-    train: TrainConfig = TrainConfig()
-    progress: ProgressConfig = ProgressConfig()
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    progress: ProgressConfig = Field(default_factory=ProgressConfig)
 
 
 class EvaluateConfig(Section):
@@ -290,8 +318,8 @@ class AlignConfig(Section):
     and ``train`` as in pretraining.
     """
 
-    task: TaskConfig = TaskConfig()
-    train: TrainConfig = TrainConfig()
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     threshold: float = 0.5
     clamped_context_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
     seed: Seed = 1
@@ -344,7 +372,7 @@ class FinetuneConfig(Section):
     lora_rank: Count = 4
     lora_alpha: Annotated[float, Field(gt=0)] = 16.0
     full_finetune_lr: Rate = 1e-4
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = Field(default_factory=TrainConfig)
     sweep_pairs: Count = 50
     sweep_fixed_coefficients: Index = 0
     sweep_lrs: Annotated[list[Rate], Field(min_length=1)] = [0.5, 0.05, 0.005, 0.0005, 5e-05, 5e-06, 5e-07]
@@ -372,17 +400,17 @@ class Params(Section):
 
     seed: Seed = 0
     threads: Count = 2
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = Field(default_factory=ModelConfig)
     model_sizes: dict[str, ModelConfig] = {}  # more base models (model-size study); max_points defaults to model's
-    pretrain: PretrainConfig = PretrainConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    figures: FiguresConfig = FiguresConfig()
-    seed_spread: SeedSpreadConfig = SeedSpreadConfig()
-    clamping: ClampingConfig = ClampingConfig()
-    align: AlignConfig = AlignConfig()
-    evaluate_align: EvaluateAlignConfig = EvaluateAlignConfig()
-    jailbreak: JailbreakConfig = JailbreakConfig()
-    finetune: FinetuneConfig = FinetuneConfig()
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    figures: FiguresConfig = Field(default_factory=FiguresConfig)
+    seed_spread: SeedSpreadConfig = Field(default_factory=SeedSpreadConfig)
+    clamping: ClampingConfig = Field(default_factory=ClampingConfig)
+    align: AlignConfig = Field(default_factory=AlignConfig)
+    evaluate_align: EvaluateAlignConfig = Field(default_factory=EvaluateAlignConfig)
+    jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -444,13 +472,17 @@ def build_config(cls: type[S], data: Any, key: str = "") -> S:
 
 
 def replace(section: S, **changes: Any) -> S:
-    """A copy of ``section`` with ``changes``, validated like params.yaml."""
-    return build_config(type(section), {**section.model_dump(), **changes})
+    """A copy of ``section`` with ``changes``, validated like params.yaml (and of the same key)."""
+    copy = build_config(type(section), {**as_dict(section), **changes})
+    copy._name_sections(section._key) if section._key is not None else None
+    return copy
 
 
 def params_from_dict(data: dict) -> Params:
     """Validate a parsed params mapping (see module docstring)."""
-    return build_config(Params, data)
+    params = build_config(Params, data)
+    params._name_sections("")
+    return params
 
 
 def _read_yaml(path: Path, missing: str) -> dict:
@@ -486,8 +518,10 @@ def load_params(path: str | Path = "params.yaml", set_name: str | None = None) -
         raise ParamsError(f"{where}: {error}") from None
 
 
-def as_dict(section: BaseModel) -> dict:
-    """Plain-dict form of a section (for JSON sidecars and hashing)."""
+def as_dict(section: Section) -> dict:
+    """Plain-dict form of a section (for JSON sidecars and hashing); a read of all of it."""
+    if _reads is not None and section._key is not None:
+        _reads.add(section._key or "<all>")
     return section.model_dump()
 
 

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import write_atomic
+from .checkpoint import CheckpointError, write_atomic
 from .config import ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn, lr_at, points_at
 
@@ -44,8 +44,8 @@ LENGTH_KEYS = ("steps", "decay_steps", "checkpoint_every", "log_every")  # and c
 Probe = Callable[[nn.Module], dict[str, float]]
 
 
-class ResumeError(RuntimeError):
-    """A run directory whose saved state belongs to a different run."""
+class ResumeError(CheckpointError):
+    """A run directory whose saved state belongs to a different run, or cannot continue this one."""
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:

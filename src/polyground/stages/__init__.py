@@ -20,25 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError, write_atomic
-from ..config import ParamsError
-from ..train import ResumeError
+from ..config import ParamsError, record_reads
 
 
 class StageError(RuntimeError):
     """Any other known failure of a stage; the message names the problem and the fix."""
 
 
-KNOWN_ERRORS = (ParamsError, CheckpointError, ResumeError, StageError)
+KNOWN_ERRORS = (ParamsError, CheckpointError, StageError)  # CheckpointError includes train.ResumeError
 
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main``; known errors become one clear message and exit status 2. Prints the
-    stage's peak resident memory at the end."""
+    stage's peak resident memory at the end. With ``POLYGROUND_PARAMS_LOG`` set, appends to that
+    file one JSON line: the stage's arguments and the params keys it read (the dependency test)."""
+    reads = record_reads() if os.environ.get("POLYGROUND_PARAMS_LOG") else None
     try:
         main()
     except KNOWN_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    if reads is not None:
+        with open(os.environ["POLYGROUND_PARAMS_LOG"], "a") as log:
+            log.write(json.dumps({"argv": sys.argv[1:], "module": Path(sys.argv[0]).stem, "read": sorted(reads)}) + "\n")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak resident memory: {peak:.0f} MiB", file=sys.stderr)
 

@@ -1,0 +1,92 @@
+"""dvc.yaml declares the code each stage runs: the project modules its command imports
+(transitively, package ``__init__`` files included), and no others. The params keys each stage
+reads are checked on the smoke run (test_pipeline.py, ``test_each_stage_declares_the_params_it_reads``)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from dvc.repo import Repo
+
+from conftest import ROOT
+
+SRC = ROOT / "src"
+
+
+def module_path(name: str) -> Path | None:
+    """The file of project module ``name`` (a package's ``__init__.py``), or None if not one."""
+    base = SRC / Path(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def imported_modules(path: Path, name: str) -> set[str]:
+    """The project modules ``path`` (module ``name``) imports directly."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "polyground"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            if base.split(".")[0] != "polyground":
+                continue
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names if module_path(f"{base}.{alias.name}")}
+    return found
+
+
+def code_closure(module: str) -> set[str]:
+    """Repository paths of every project file that importing ``module`` runs."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for prefix in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):  # parent packages run first
+            path = module_path(prefix)
+            if path is not None and prefix not in seen:
+                seen.add(prefix)
+                todo.extend(imported_modules(path, prefix))
+    return {str(module_path(name).relative_to(ROOT)) for name in seen}
+
+
+def missing_and_unused(cmd: str, deps: list[str]) -> tuple[set[str], set[str]]:
+    """Code a ``python -m MODULE`` stage runs but does not declare, and code it declares but does not run."""
+    module = cmd.split()[2]
+    needed = code_closure(module)
+    declared = {d for d in deps if d.startswith("src/")}
+    covered = {n for n in needed if any(n == d or n.startswith(d.rstrip("/") + "/") for d in declared)}
+    return needed - covered, {d for d in declared if d.endswith(".py") and d not in needed}
+
+
+def stage_code() -> list[tuple[str, str, list[str]]]:
+    with Repo(str(ROOT)) as repo:
+        return [(s.addressing, s.cmd, [d.def_path for d in s.deps if not hasattr(d, "params")])
+                for s in repo.index.stages]
+
+
+STAGES = stage_code()
+
+
+@pytest.mark.parametrize("name, cmd, deps", STAGES, ids=[s[0] for s in STAGES])
+def test_each_stage_declares_the_code_it_runs_and_no_more(name, cmd, deps):
+    missing, unused = missing_and_unused(cmd, deps)
+    assert not missing, f"dvc.yaml: stage {name} runs {sorted(missing)} without declaring it in deps"
+    assert not unused, f"dvc.yaml: stage {name} declares {sorted(unused)}, which it does not run"
+
+
+def test_the_check_fails_on_a_missing_dependency():
+    """The fixture's own failure: the pretrain stage without train.py in its deps."""
+    name, cmd, deps = next(s for s in STAGES if s[0] == "pretrain")
+    missing, unused = missing_and_unused(cmd, [d for d in deps if d != "src/polyground/train.py"])
+    assert missing == {"src/polyground/train.py"} and not unused
+    missing, unused = missing_and_unused(cmd, deps + ["src/polyground/finetune.py"])
+    assert not missing and unused == {"src/polyground/finetune.py"}
