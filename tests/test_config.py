@@ -39,7 +39,7 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("pretrain", "train", "schedule"), "wsd", r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay"),
         (("pretrain", "progress", "examples"), [5, 90], r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40"),
         (("finetune", "methods"), ["lora", "prefix"], r"finetune.methods.1 = 'prefix' is out of range: allowed values"),
-        (("model_sizes", "small", "width"), 8, r"unknown key model_sizes.small.width: allowed keys here are max_points, "),
+        (("model_sizes", "small", "width"), 8, r"unknown key model_sizes.small.width: allowed keys here are n_embd, n_head, n_layer"),
     ],
 )
 def test_bad_values_are_named_with_their_range(path, value, message):

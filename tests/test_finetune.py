@@ -1,5 +1,6 @@
 """Fine-tuning methods: trainable parameters, what stays frozen, adapters saved and refused."""
 
+import copy
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from polyground.config import FinetuneConfig, ModelConfig
 from polyground.finetune import attach, load_finetuned, save_finetuned
 from polyground.model import count_parameters
 
-PAPER = ModelConfig(128, 6, 4, 81)
+PAPER = ModelConfig(n_embd=128, n_layer=6, n_head=4, max_points=81)
 
 
 @pytest.mark.parametrize("method, trainable", [
@@ -27,7 +28,7 @@ def test_trainable_parameters_of_each_method_at_paper_size(method, trainable):
 
 
 def test_soft_prompt_is_the_read_in_of_random_scalars_and_shifts_the_read_positions():
-    model = build_model(ModelConfig(16, 2, 2, 40))
+    model = build_model(ModelConfig(n_embd=16, n_layer=2, n_head=2, max_points=40))
     xs, ys = torch.rand(3, 10) * 2 - 1, torch.randn(3, 10)
     before = model(xs, ys)
     attach(model, "soft_prompt_5", FinetuneConfig(), seed=0)
@@ -44,7 +45,7 @@ def test_soft_prompt_is_the_read_in_of_random_scalars_and_shifts_the_read_positi
 
 @pytest.mark.parametrize("method", ["lora", "soft_prompt_2", "full_finetune"])
 def test_saved_finetune_loads_onto_its_base_and_is_refused_on_another(tmp_path, method):
-    config = ModelConfig(16, 2, 2, 20)
+    config = ModelConfig(n_embd=16, n_layer=2, n_head=2, max_points=20)
     torch.manual_seed(0)
     save_checkpoint(build_model(config), tmp_path / "base", config, stage="pretrain")
     torch.manual_seed(1)
@@ -66,3 +67,15 @@ def test_saved_finetune_loads_onto_its_base_and_is_refused_on_another(tmp_path, 
         load_finetuned(tmp_path / "tuned", tmp_path / "other", "finetune")
     sidecar = json.loads((tmp_path / "tuned" / "finetune.json").read_text())
     assert sidecar["base_sha256"] == base["sha256"]
+
+
+@pytest.mark.parametrize("method", ["lora", "soft_prompt_2"])
+def test_initialisation_is_a_function_of_the_seed_only(method):
+    """Whatever the global generator did before (torch seeds it at random per process), the same seed
+    gives the same adapter or prompt."""
+    base, weights = build_model(PAPER), []  # one base, as the stage loads one checkpoint
+    for before in (1, 2):
+        torch.manual_seed(before)
+        model = attach(copy.deepcopy(base), method, FinetuneConfig(), seed=2)
+        weights.append({k: v.clone() for k, v in model.named_parameters() if v.requires_grad})
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

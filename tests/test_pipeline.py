@@ -19,7 +19,8 @@ from polyground.config import load_params
 pytestmark = pytest.mark.slow
 
 PRODUCED = [
-    "metrics/pretrain.json", "metrics/pretrain_curve.csv", "logs/pretrain.csv",
+    "metrics/pretrain.json", "metrics/pretrain_curve.csv", "logs/pretrain.csv", "logs/pretrain_progress.csv",
+    "figures/pretrain_progress.png", "figures/pretrain_progress.pdf",
     "figures/function_class.png", "figures/function_class.pdf",
     "figures/pretrain_vs_baselines.png", "figures/pretrain_vs_baselines.pdf",
     "metrics/seed_spread.json", "paper/generated/numbers.tex", "paper/generated/claims.tex",
@@ -41,7 +42,7 @@ EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", 
               "evaluate_soft_prompt_sweep", "evaluate_finetune"]
 # scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
 # default parameters (its PDF is built from the committed numbers in test_report).
-TARGETS = ["figures", "report"]
+TARGETS = ["figures", "report", "pretrain_progress"]
 
 
 def _run(args, cwd, env):
@@ -85,7 +86,7 @@ def test_deleted_metrics_and_figures_regenerate_identically(smoke_repo):
     before = {name: (repo / name).read_bytes() for name in PRODUCED if not name.startswith("logs/")}
     for name in before:
         (repo / name).unlink()
-    _run(["dvc", "repro", *EVALUATION, "figures", "report"], repo, env)
+    _run(["dvc", "repro", *EVALUATION, "figures", "report", "pretrain_progress"], repo, env)
     for name, data in before.items():
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
 
@@ -120,7 +121,9 @@ def _under(key: str, roots: list[str]) -> bool:
 
 def test_each_stage_declares_the_params_it_reads(smoke_repo):
     """Every key a stage read on the smoke run is in its dvc.yaml params, and every declared key
-    was read in full (a whole section declared for a few keys re-runs the stage for nothing)."""
+    was read in full (a whole section declared for a few keys re-runs the stage for nothing). The
+    items of a matrix or foreach stage share one params list, so there it is their reads together
+    that must cover it (LoRA reads the LoRA rank, full fine-tuning its own rate)."""
     repo, _ = smoke_repo
     records = [json.loads(line) for line in (repo / "params_read.jsonl").read_text().splitlines()]
     read = {(r["module"], tuple(r["argv"])): r["read"] for r in records}
@@ -128,7 +131,7 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
     with Repo(str(repo)) as dvc_repo:
         stages = [(s.addressing, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
                   for s in dvc_repo.index.stages]
-    checked = 0
+    group_reads: dict[str, set[str]] = {}
     for name, cmd, declared in stages:
         keys = read.get((cmd[2].rsplit(".", 1)[1], tuple(cmd[3:])))
         if keys is None:
@@ -136,7 +139,11 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
             continue
         undeclared = [k for k in keys if k != "<all>" and not _under(k, declared)]
         assert not undeclared, f"dvc.yaml: stage {name} reads {undeclared} without declaring them in params"
-        broad = [d for d in declared if not all(_under(leaf, keys) for leaf in leaves if _under(leaf, [d]))]
+        group_reads.setdefault(name.split("@")[0], set()).update(keys)
+    for name, _, declared in stages:
+        keys = group_reads.get(name.split("@")[0])
+        if keys is None:
+            continue
+        broad = [d for d in declared if not all(_under(leaf, list(keys)) for leaf in leaves if _under(leaf, [d]))]
         assert not broad, f"dvc.yaml: stage {name} declares {broad} but reads only {sorted(k for k in keys if _under(k, broad))}"
-        checked += 1
-    assert checked >= 20
+    assert len(group_reads) >= 15

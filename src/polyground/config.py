@@ -8,6 +8,7 @@ before any work starts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -71,8 +72,8 @@ def _field_at(loc: tuple) -> dict[str, Any]:
         if isinstance(part, int) or model is None:
             return {}
         field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        model = field.annotation if field is not None else ModelConfig if model is dict else None
-        model = dict if model == dict[str, ModelConfig] else model
+        model = field.annotation if field is not None else SizeConfig if model is dict else None
+        model = dict if model == dict[str, SizeConfig] else model
     return model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
 
 
@@ -119,6 +120,21 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> ModelConfig:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
+                             "choose n_head among the divisors of n_embd")
+        return self
+
+
+class SizeConfig(Section):
+    """A model of the model-size study: width, depth and heads (its positions are ``model``'s)."""
+
+    n_embd: Count
+    n_layer: Count
+    n_head: Count
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> SizeConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
                              "choose n_head among the divisors of n_embd")
@@ -401,7 +417,7 @@ class Params(Section):
     seed: Seed = 0
     threads: Count = 2
     model: ModelConfig = Field(default_factory=ModelConfig)
-    model_sizes: dict[str, ModelConfig] = {}  # more base models (model-size study); max_points defaults to model's
+    model_sizes: dict[str, SizeConfig] = {}  # more base models (model-size study): see size_model
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     figures: FiguresConfig = Field(default_factory=FiguresConfig)
@@ -412,15 +428,9 @@ class Params(Section):
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _sizes_share_the_positions(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("model_sizes"), dict):
-            model = data.get("model")
-            points = model.get("max_points", 81) if isinstance(model, dict) else 81
-            data = {**data, "model_sizes": {name: {"max_points": points, **size} if isinstance(size, dict) else size
-                                            for name, size in data["model_sizes"].items()}}
-        return data
+    def size_model(self, name: str) -> ModelConfig:
+        """The model ``name`` of the model-size study: its width, depth and heads, ``model``'s positions."""
+        return ModelConfig(**as_dict(self.model_sizes[name]), max_points=self.model.max_points)
 
     @model_validator(mode="after")
     def _fit_the_positions(self) -> Params:
@@ -518,11 +528,13 @@ def load_params(path: str | Path = "params.yaml", set_name: str | None = None) -
         raise ParamsError(f"{where}: {error}") from None
 
 
-def as_dict(section: Section) -> dict:
-    """Plain-dict form of a section (for JSON sidecars and hashing); a read of all of it."""
-    if _reads is not None and section._key is not None:
-        _reads.add(section._key or "<all>")
-    return section.model_dump()
+def as_dict(obj: Section | Any) -> dict:
+    """Plain-dict form of a section or a dataclass (for JSON sidecars and hashing); a read of all of it."""
+    if not isinstance(obj, Section):
+        return dataclasses.asdict(obj)
+    if _reads is not None and obj._key is not None:
+        _reads.add(obj._key or "<all>")
+    return obj.model_dump()
 
 
 def merge(base: dict, override: dict) -> dict:

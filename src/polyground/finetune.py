@@ -54,6 +54,7 @@ def attach(model: InContextRegressor, method: str, config: FinetuneConfig, seed:
         return model
     for parameter in model.parameters():
         parameter.requires_grad_(False)
+    torch.manual_seed(seed)  # peft initialises LoRA's A from the global generator, seeded at random per process
     model.backbone = get_peft_model(model.backbone, peft_config(method, config, model))
     if soft_prompt_pairs(method):
         embedding = model.backbone.prompt_encoder["default"].embedding

@@ -29,7 +29,7 @@ def main() -> None:
     config, degree = params.clamping, params.clamping.sizes_degree
     torch.set_num_threads(params.threads)
     checkpoints = {"pretrain": ("models/pretrain", params.model, "pretrain")} | {
-        name: (f"models/pretrain_{name}", size, f"pretrain_size@{name}") for name, size in params.model_sizes.items()
+        name: (f"models/pretrain_{name}", params.size_model(name), f"pretrain_size@{name}") for name in params.model_sizes
     }
     models = {}
     for name, (directory, expected, stage) in checkpoints.items():

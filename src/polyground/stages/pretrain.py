@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.size is None:
         name, model_config = "pretrain", params.model
     elif args.size in params.model_sizes:
-        name, model_config = f"pretrain_{args.size}", params.model_sizes[args.size]
+        name, model_config = f"pretrain_{args.size}", params.size_model(args.size)
     else:
         raise ParamsError(f"--size {args.size!r} is not in model_sizes: choose one of {', '.join(params.model_sizes)}")
     config = params.pretrain
