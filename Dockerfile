@@ -1,7 +1,10 @@
 # PolyGround CUDA image: the pinned environment, a TeX engine for the report, the repository as the
 # working directory and ./reproduce.sh as the default command.
 #   docker build -t polyground .
-#   docker run --rm --gpus all -v "$PWD:/work/polyground" polyground            # or ./reproduce.sh --docker
+#   docker run --rm --gpus all --user "$(id -u):$(id -g)" -v "$PWD:/work/polyground" polyground
+#   (or ./reproduce.sh --docker). Any host user can run it: --user makes the files it writes in the
+#   mounted repository the host user's; HOME is a directory every user may write (DVC's, matplotlib's
+#   and torch's caches), so a user id with no account in the image works too.
 # Base: CUDA 12.8.1 runtime on Ubuntu 22.04, pinned by its linux/amd64 digest (resolved 2026-08).
 FROM nvidia/cuda:12.8.1-runtime-ubuntu22.04@sha256:fcbbd60a5ad3db3a1c7375bf14546b369b54064c513224310b2026df50c7a9bd
 
@@ -26,7 +29,8 @@ COPY requirements.txt /tmp/requirements.txt
 RUN python3.11 -m venv /opt/venv \
     && pip install -r /tmp/requirements.txt
 
-RUN useradd --create-home --uid 1000 polyground
+RUN useradd --create-home --uid 1000 polyground && chmod 1777 /home/polyground
+ENV HOME=/home/polyground
 WORKDIR /work/polyground
 COPY --chown=polyground:polyground . .
 RUN pip install --no-deps -e . && chown -R polyground:polyground /opt/venv

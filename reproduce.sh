@@ -48,14 +48,15 @@ if ((docker)); then
   docker build -t polyground .
   gpus=(); command -v nvidia-smi >/dev/null && gpus=(--gpus all)
   step "docker run (repository mounted at /work/polyground)"
-  exec docker run --rm "${gpus[@]}" -v "$PWD:/work/polyground" polyground ./reproduce.sh "${passthrough[@]}"
+  exec docker run --rm "${gpus[@]}" --user "$(id -u):$(id -g)" -v "$PWD:/work/polyground" polyground \
+    ./reproduce.sh "${passthrough[@]}"
 fi
 
 step "environment"
 source scripts/ensure_venv.sh
 
 # Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
-regenerate=(evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak evaluate_soft_prompt_sweep evaluate_finetune figures report)
+regenerate=(pretrain_progress evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak evaluate_soft_prompt_sweep evaluate_finetune figures report)
 training=(pretrain pretrain_size align finetune soft_prompt_sweep soft_prompt_best seed_spread)
 stage_of_figure() {  # the stage of dvc.yaml that writes figures/NAME.png
   python - "$1" <<'PY'

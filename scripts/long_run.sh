@@ -28,10 +28,10 @@ case "${1:-}" in
     ;;
   publish)
     "${stage[@]}" --publish
-    python -m polyground.stages.pretrain_progress
+    dvc repro --single-item pretrain_progress   # the progress figure, recorded in dvc.lock
     dvc add --quiet resume/pretrain
     dvc push --quiet resume/pretrain.dvc
-    git add resume/pretrain.dvc resume/.gitignore dvc-remote logs/pretrain_progress.csv figures/pretrain_progress.png
+    git add resume/pretrain.dvc resume/.gitignore dvc-remote dvc.lock logs/pretrain_progress.csv figures/pretrain_progress.png figures/pretrain_progress.pdf
     echo "published and staged: commit it (each publication adds ~15 MB to the repository: once a session)"
     ;;
   status)

@@ -90,3 +90,18 @@ def test_the_check_fails_on_a_missing_dependency():
     assert missing == {"src/polyground/train.py"} and not unused
     missing, unused = missing_and_unused(cmd, deps + ["src/polyground/finetune.py"])
     assert not missing and unused == {"src/polyground/finetune.py"}
+
+
+def test_declared_plots_read_committed_columns():
+    """Every plot of dvc.yaml's `plots` names a committed CSV and columns it has (`dvc plots show`)."""
+    import csv
+
+    import yaml
+
+    for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
+        (title, spec), = plot.items()
+        for path, columns in spec["y"].items():
+            with open(ROOT / path, newline="") as handle:
+                header = next(csv.reader(handle))
+            wanted = [spec["x"]] + ([columns] if isinstance(columns, str) else columns)
+            assert set(wanted) <= set(header), f"plot {title!r}: {path} lacks {sorted(set(wanted) - set(header))}"

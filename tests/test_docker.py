@@ -37,3 +37,11 @@ def test_base_pinned_non_root_and_reproduce_by_default():
     user = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
     assert user and not user[-1].startswith(("root", "0"))
     assert DOCKERFILE.rstrip().endswith('CMD ["./reproduce.sh"]')
+
+
+def test_any_host_user_can_run_it_on_the_mounted_repository():
+    """reproduce.sh --docker runs the image as the host user; HOME is writable for a user id the image does not know."""
+    script = (ROOT / "reproduce.sh").read_text()
+    assert '--user "$(id -u):$(id -g)"' in script and '--user "$(id -u):$(id -g)"' in DOCKERFILE
+    home = re.search(r"^ENV HOME=(\S+)$", DOCKERFILE, re.M)
+    assert home and re.search(rf"chmod 1777 {re.escape(home.group(1))}\b", DOCKERFILE)

@@ -129,7 +129,7 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
     read = {(r["module"], tuple(r["argv"])): r["read"] for r in records}
     leaves = _leaves(yaml.safe_load((repo / "params.yaml").read_text()))
     with Repo(str(repo)) as dvc_repo:
-        stages = [(s.addressing, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
+        stages = [(s.name, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
                   for s in dvc_repo.index.stages]
     group_reads: dict[str, set[str]] = {}
     for name, cmd, declared in stages:
