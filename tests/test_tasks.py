@@ -3,7 +3,7 @@ import pytest
 import torch
 from numpy.polynomial import chebyshev
 
-from polyground.tasks import ChebyshevTask, chebyshev_eval, chebyshev_features, clamp, generator_for
+from polyground.tasks import ChebyshevTask, chebyshev_features, clamp, generator_for
 
 
 def test_features_match_numpy_chebvander():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import ModelConfig, as_dict
+from .files import atomic_path, write_atomic
 from .model import InContextRegressor
 
 FORMAT = "polyground-checkpoint/1"
@@ -37,14 +37,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def build_model(config: ModelConfig) -> InContextRegressor:
     """A fresh model of the configured size."""
     return InContextRegressor(config.n_embd, config.n_layer, config.n_head, 2 * config.max_points)
@@ -55,10 +47,9 @@ def save_checkpoint(model: nn.Module, directory: str | Path, model_config: Model
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS
-    tmp = directory / (WEIGHTS + ".tmp")
-    save_model(model, str(tmp))
-    record = {"format": FORMAT, "model": as_dict(model_config), **meta, "sha256": sha256_of(tmp)}
-    os.replace(tmp, weights)
+    with atomic_path(weights) as tmp:
+        save_model(model, str(tmp))
+        record = {"format": FORMAT, "model": as_dict(model_config), **meta, "sha256": sha256_of(tmp)}
     write_atomic(directory / META, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return weights
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from .checkpoint import write_atomic
+from .files import write_atomic
 
 CLAIMS = Path("paper/claims.yaml")
 REPORTS = Path("reports")

@@ -9,12 +9,13 @@ before any work starts.
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from .files import atomic_path
 
 Count = Annotated[int, Field(gt=0)]
 Index = Annotated[int, Field(ge=0)]
@@ -564,9 +565,8 @@ def apply_set(params_path: Path, name: str) -> None:
                 node[key] = value
 
     update(document, override)
-    with open(params_path.with_name(params_path.name + ".tmp"), "w") as handle:
+    with atomic_path(params_path) as tmp, open(tmp, "w") as handle:
         yaml_rt.dump(document, handle)
-    params_path.with_name(params_path.name + ".tmp").replace(params_path)
 
 
 def main(argv: list[str] | None = None) -> None:

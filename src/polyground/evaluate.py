@@ -18,6 +18,7 @@ from torch import nn
 
 from .baselines import least_squares, zero_predictor
 from .config import ProgressConfig
+from .files import atomic_path
 from .tasks import ChebyshevTask, generator_for
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -84,16 +85,12 @@ def baseline_predictors(degree: int, ridge: float) -> dict[str, Predictor]:
 
 def write_curves(path: str | Path, curves: dict[str, dict[str, list[float]]]) -> None:
     """Wide CSV: examples, then <method>, <method>_low, <method>_high per method."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     methods = list(curves)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["examples"] + [f"{m}{s}" for m in methods for s in ("", "_low", "_high")])
         for i in range(len(curves[methods[0]]["mean"])):
             writer.writerow([i] + [f"{curves[m][k][i]:.6g}" for m in methods for k in ("mean", "low", "high")])
-    tmp.replace(path)
 
 
 def read_curves(path: str | Path) -> dict[str, dict[str, list[float]]]:

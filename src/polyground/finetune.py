@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256_of, write_atomic
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256_of
+from .files import write_atomic
 from .config import FinetuneConfig, ModelConfig
 from .model import InContextRegressor
 

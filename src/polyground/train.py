@@ -35,9 +35,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, write_atomic
+from .checkpoint import CheckpointError
 from .config import ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn, lr_at, points_at
+from .files import atomic_path, write_atomic, write_rows
 
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
 LENGTH_KEYS = ("steps", "decay_steps", "checkpoint_every", "log_every")  # and curriculum.final_steps
@@ -102,9 +103,8 @@ def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
         for key, value in state.items():
             tensors[f"optim.{index}.{key}"] = value.detach().contiguous()
     groups = [{k: v for k, v in g.items()} for g in optim["param_groups"]]
-    tmp = run_dir / "state.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"step": str(info["step"])})
-    os.replace(tmp, run_dir / "state.safetensors")
+    with atomic_path(run_dir / "state.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"step": str(info["step"])})
     write_atomic(run_dir / "state.json", json.dumps({**info, "param_groups": groups}, indent=1))
 
 
@@ -138,12 +138,7 @@ def _read_log(path: Path, up_to_step: int) -> list[dict]:
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    write_rows(path, list(rows[0]) if rows else list(LOG_FIELDS), rows)
 
 
 def train(

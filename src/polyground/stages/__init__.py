@@ -7,20 +7,18 @@ names the problem and its fix, and exits with status 2 instead of a traceback.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import resource
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError, write_atomic
+from ..checkpoint import CheckpointError
 from ..config import ParamsError, record_reads
+from ..files import write_atomic
 
 
 class StageError(RuntimeError):
@@ -57,18 +55,3 @@ def write_json(path: str | Path, data: Any) -> None:
     """Pretty, key-sorted JSON, written atomically."""
     write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
-
-def write_rows(path: str | Path, fieldnames: list[str], rows: list[dict]) -> None:
-    """A CSV of ``rows`` (mappings over ``fieldnames``), written atomically."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=fieldnames)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(Path(path), text.getvalue())
-
-
-def publish_log(source: str | Path, target: str | Path) -> None:
-    """Copy a run's training log to its committed place, atomically."""
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, f"{target}.tmp")
-    os.replace(f"{target}.tmp", target)

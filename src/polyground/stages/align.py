@@ -18,7 +18,8 @@ from ..config import as_dict, load_params
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
-from . import fingerprint_dir, publish_log, run_stage
+from ..files import copy_atomic
+from . import fingerprint_dir, run_stage
 
 BASE, OUT, LOG = "models/pretrain", "models/align", Path("logs/align.csv")
 
@@ -51,7 +52,7 @@ def main() -> None:
         align=as_dict(config), threads=params.threads, torch=torch.__version__,
         parameters=count_parameters(model),
     )
-    publish_log(summary["log"], LOG)
+    copy_atomic(summary["log"], LOG)
     print(f"align: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 

@@ -29,7 +29,8 @@ from ..checkpoint import load_checkpoint
 from ..config import load_params
 from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
-from . import run_stage, write_json, write_rows
+from ..files import write_rows
+from . import run_stage, write_json
 
 CHECKPOINT, METRICS, CURVES = "models/pretrain", "metrics/clamping.json", Path("metrics/clamping")
 

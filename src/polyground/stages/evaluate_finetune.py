@@ -14,14 +14,14 @@ error at the headline examples, fine-tuning wall time).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_checkpoint, write_atomic
+from ..checkpoint import load_checkpoint
+from ..files import write_atomic
 from ..config import load_params
 from ..evaluate import baseline_predictors, headline, model_predictor, squared_errors, summarize, write_curves
 from ..finetune import load_finetuned

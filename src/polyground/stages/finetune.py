@@ -23,7 +23,8 @@ from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
-from . import fingerprint_dir, publish_log, run_stage
+from ..files import copy_atomic
+from . import fingerprint_dir, run_stage
 
 BASE = "models/pretrain"
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     save_finetuned(model, out, args.method, params.model, base, fixed_coefficients=args.fixed_coefficients,
                    lr=lr, steps=summary["steps"], trainable_parameters=trainable, wall_s=round(summary["wall_s"], 1),
                    train=as_dict(train_config), threads=params.threads, torch=torch.__version__)
-    publish_log(summary["log"], Path("logs") / f"{out.relative_to('models')}.csv")
+    copy_atomic(summary["log"], Path("logs") / f"{out.relative_to('models')}.csv")
     print(f"finetune {out}: {trainable} trainable parameters, lr {lr:g}, {summary['steps']} steps in "
           f"{summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 

@@ -21,7 +21,8 @@ from ..alignment import jailbreak_queries, log2_fit, rate_interval
 from ..config import as_dict, load_params
 from ..evaluate import model_predictor
 from ..tasks import ChebyshevTask, generator_for
-from . import run_stage, write_json, write_rows
+from ..files import write_rows
+from . import run_stage, write_json
 from .align import load_base_and_aligned
 
 METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import torch
@@ -28,10 +27,11 @@ from ..checkpoint import build_model, save_checkpoint
 from ..config import ParamsError, as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..evaluate import progress_probe
+from ..files import copy_atomic
 from ..model import count_parameters
 from ..tasks import ChebyshevTask
 from ..train import check_resumable, recipe_key, train
-from . import StageError, fingerprint_dir, publish_log, run_stage
+from . import StageError, fingerprint_dir, run_stage
 
 STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
 
@@ -43,14 +43,11 @@ def saved_step(directory: Path) -> int:
 
 
 def copy_state(source: Path, target: Path) -> None:
-    """Copy a run state (the files that exist of :data:`STATE_FILES`) through temporary names."""
-    target.mkdir(parents=True, exist_ok=True)
+    """Copy a run state (the files that exist of :data:`STATE_FILES`), each atomically (a pair
+    caught half-copied is refused on loading: the step is in both files)."""
     for name in STATE_FILES:
         if (source / name).exists():
-            shutil.copyfile(source / name, target / f"{name}.tmp")
-    for name in STATE_FILES:
-        if (target / f"{name}.tmp").exists():
-            (target / f"{name}.tmp").replace(target / name)
+            copy_atomic(source / name, target / name)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         if not saved_step(run_dir):
             raise StageError(f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)")
         copy_state(run_dir, published)
-        publish_log(run_dir / "progress.csv", f"logs/{name}_progress.csv")
+        copy_atomic(run_dir / "progress.csv", f"logs/{name}_progress.csv")
         print(f"{name}: published step {saved_step(published)} to {published}")
         return
     if args.resume and saved_step(published) > saved_step(run_dir):
@@ -106,9 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         wall_s=round(summary["wall_s"], 1), threads=params.threads, torch=torch.__version__,
         parameters=count_parameters(model, trainable_only=False),
     )
-    publish_log(summary["log"], f"logs/{name}.csv")
+    copy_atomic(summary["log"], f"logs/{name}.csv")
     if summary["progress"]:
-        publish_log(summary["progress"], f"logs/{name}_progress.csv")
+        copy_atomic(summary["progress"], f"logs/{name}_progress.csv")
     print(f"{name}: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 

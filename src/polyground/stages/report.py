@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from ..checkpoint import write_atomic
+from ..files import write_atomic
 from ..claims import load_claims, verify
 from . import StageError, run_stage
 

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..files import copy_atomic
 from . import StageError, run_stage
 
 TEX, PDF = Path("paper/report.tex"), Path("paper/report.pdf")
@@ -36,9 +37,7 @@ def main() -> None:
             )
             if result.returncode:
                 raise StageError(f"{ENGINE} failed on {TEX}:\n{result.stdout[-2000:]}")
-        tmp = PDF.with_name(PDF.name + ".tmp")
-        shutil.copyfile(Path(build) / "report.pdf", tmp)
-        os.replace(tmp, PDF)
+        copy_atomic(Path(build) / "report.pdf", PDF)
     print(f"report_pdf: wrote {PDF}")
 
 
