@@ -111,22 +111,6 @@ class Section(BaseModel):
                 section._name_sections(f"{key}.{sub}".lstrip("."))
 
 
-class ModelConfig(Section):
-    """GPT-2 size; ``max_points`` (x, y) pairs fit its 2 * max_points learned positions."""
-
-    n_embd: Count = 128
-    n_layer: Count = 6
-    n_head: Count = 4
-    max_points: Count = 81
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> ModelConfig:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
-                             "choose n_head among the divisors of n_embd")
-        return self
-
-
 class SizeConfig(Section):
     """A model of the model-size study: width, depth and heads (its positions are ``model``'s)."""
 
@@ -140,6 +124,15 @@ class SizeConfig(Section):
             raise ValueError(f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
                              "choose n_head among the divisors of n_embd")
         return self
+
+
+class ModelConfig(SizeConfig):
+    """GPT-2 size; ``max_points`` (x, y) pairs fit its 2 * max_points learned positions."""
+
+    n_embd: Count = 128
+    n_layer: Count = 6
+    n_head: Count = 4
+    max_points: Count = 81
 
 
 class TaskConfig(Section):
