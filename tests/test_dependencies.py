@@ -70,7 +70,7 @@ def missing_and_unused(cmd: str, deps: list[str]) -> tuple[set[str], set[str]]:
 def stage_code() -> list[tuple[str, str, list[str]]]:
     with Repo(str(ROOT)) as repo:
         return [(s.addressing, s.cmd, [d.def_path for d in s.deps if not hasattr(d, "params")])
-                for s in repo.index.stages]
+                for s in repo.index.stages if s.cmd]  # not the .dvc files (resume/pretrain.dvc)
 
 
 STAGES = stage_code()

@@ -130,7 +130,7 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
     leaves = _leaves(yaml.safe_load((repo / "params.yaml").read_text()))
     with Repo(str(repo)) as dvc_repo:
         stages = [(s.name, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
-                  for s in dvc_repo.index.stages]
+                  for s in dvc_repo.index.stages if s.cmd]
     group_reads: dict[str, set[str]] = {}
     for name, cmd, declared in stages:
         keys = read.get((cmd[2].rsplit(".", 1)[1], tuple(cmd[3:])))
