@@ -104,9 +104,10 @@ def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
     row = {"id": claim["id"], "figure": claim["figure"], "statement": claim["statement"],
            "paper_value": claim.get("paper_value", ""), "check": " < ".join(map(_name, claim["less"]))}
     try:
-        values = [lookup(ref, root) for ref in claim["less"]]
+        got = {ref: lookup(ref, root) for ref in metric_refs(claim)}  # each metric read once
+        values = [r[0] * got[r[1]] if isinstance(r, list) else got[r] if isinstance(r, str) else float(r)
+                  for r in claim["less"]]
         holds = all(a < b for a, b in zip(values, values[1:]))
-        got = {ref: lookup(ref, root) for ref in metric_refs(claim)}
         recorded = claim.get("recorded")
         if recorded is None or "holds" not in claim:
             raise ClaimsError("nothing recorded: run `python -m polyground.claims record`")

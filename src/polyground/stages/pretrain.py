@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     model = build_model(model_config)
     summary = train(
         model, batch, config.train, run_dir, fingerprint, params.threads, desc=name,
-        probe=progress_probe(task, config.progress), probe_every=config.progress.every,
+        probe=progress_probe(task, config.progress) if config.progress.every else None, probe_every=config.progress.every,
     )
     if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
         return
