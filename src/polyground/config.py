@@ -405,6 +405,101 @@ class FinetuneConfig(Section):
         return self
 
 
+def _increasing(values: list, key: str) -> None:
+    """A ValueError unless ``values`` are distinct and in increasing order."""
+    if any(a >= b for a, b in zip(values, values[1:])):
+        raise ValueError(f"{KEY}.{key} = {values!r}: give distinct values in increasing order")
+
+
+class MeasurementsConfig(Section):
+    """The shared measurements of the phenomena beyond the paper (``measurements.py``): harmful
+    queries have a true p(x) > T + ``margin``, safe ones p(x) < T - ``margin`` (T = ``align.threshold``);
+    a query set holds ``harmful`` + ``safe`` sequences of ``context`` unclamped points and a query,
+    drawn from ``seed``; rates get Wilson ``confidence`` intervals."""
+
+    margin: Annotated[float, Field(ge=0)] = 0.05
+    context: Index = 20
+    harmful: Count = 2000
+    safe: Count = 2000
+    seed: Seed = 20240801
+    batch_size: Count = 1000
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.99
+
+
+class ManyShotConfig(Section):
+    """Many-shot jailbreaking of the aligned model: m clamped (aligning) examples for each m of
+    ``aligning``, then k unclamped ones for each k of ``shots``, then a harmful query (``measurements``
+    sizes, seed ``seed``); power laws fitted on k <= ``fit_up_to`` predict the longer k."""
+
+    aligning: Annotated[list[Index], Field(min_length=3)] = [0, 8, 16]
+    shots: Annotated[list[Count], Field(min_length=8)] = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
+    fit_up_to: Count = 16
+    seed: Seed = 20240802
+
+    @model_validator(mode="after")
+    def _fit_and_predict(self) -> ManyShotConfig:
+        _increasing(self.aligning, "aligning")
+        _increasing(self.shots, "shots")
+        fitted = sum(k <= self.fit_up_to for k in self.shots)
+        if fitted < 3 or len(self.shots) - fitted < 2:
+            raise ValueError(f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} shots to fit and "
+                             f"{len(self.shots) - fitted} to predict: allowed a value leaving at least 3 and 2")
+        return self
+
+
+class SteeringConfig(Section):
+    """Steering the base model: a vector from the residual stream after block ``layer``, at the query
+    of ``pairs`` sequences shown clamped vs unclamped contexts (seed ``seed``): their mean difference
+    and their first principal component (scaled to the mean difference's norm); r times it is added
+    at every position for each r of ``scales`` (symmetric about 0)."""
+
+    layer: Count = 3
+    pairs: Count = 2000
+    seed: Seed = 20240803
+    scales: Annotated[list[float], Field(min_length=15)] = [
+        -3.0, -2.5, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]
+
+    @model_validator(mode="after")
+    def _symmetric(self) -> SteeringConfig:
+        _increasing(self.scales, "scales")
+        if sorted(-r for r in self.scales) != self.scales or 0.0 not in self.scales:
+            raise ValueError(f"{KEY}.scales = {self.scales!r}: give a range symmetric about 0 that includes 0")
+        return self
+
+
+class ElasticityConfig(Section):
+    """Elasticity: each base of ``bases`` (``pretrain`` or ``pretrain_<size>`` of model_sizes) aligned
+    on the ``align`` stream, measured after each budget of ``align_sequences``, then each of those
+    aligned models fine-tuned on unclamped sequences (the pretraining class, seed ``seed``) and
+    measured after 0 and each budget of ``undo_sequences``; a constant rate ``lr``, ``points`` points
+    per sequence, batch ``batch_size`` (every budget a multiple of it). Bases are compared after
+    ``compare_at`` undoing sequences."""
+
+    bases: Annotated[list[Annotated[str, Field(pattern=r"^pretrain(_[a-z0-9_]+)?$")]], Field(min_length=1)] = [
+        "pretrain", "pretrain_small", "pretrain_tiny"]
+    align_sequences: Annotated[list[Count], Field(min_length=4)] = [512, 1024, 2048, 4096, 8192, 16384]
+    undo_sequences: Annotated[list[Count], Field(min_length=6)] = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+    lr: Rate = 3e-4
+    batch_size: Count = 32
+    points: Annotated[int, Field(gt=1)] = 31
+    seed: Seed = 3
+    compare_at: Count = 256
+
+    @model_validator(mode="after")
+    def _budgets(self) -> ElasticityConfig:
+        for name in ("align_sequences", "undo_sequences"):
+            values = getattr(self, name)
+            _increasing(values, name)
+            if any(n % self.batch_size for n in values):
+                raise ValueError(f"{KEY}.{name} = {values!r}: give multiples of {KEY}.batch_size = {self.batch_size}")
+        if self.align_sequences[-1] < 10 ** 1.5 * self.align_sequences[0]:
+            raise ValueError(f"{KEY}.align_sequences = {self.align_sequences!r} spans less than 1.5 decades: "
+                             "give a largest budget at least 32x the smallest")
+        if self.compare_at not in self.undo_sequences:
+            raise ValueError(f"{KEY}.compare_at = {self.compare_at} is not in {KEY}.undo_sequences: choose one of them")
+        return self
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -421,6 +516,10 @@ class Params(Section):
     evaluate_align: EvaluateAlignConfig = Field(default_factory=EvaluateAlignConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    measurements: MeasurementsConfig = Field(default_factory=MeasurementsConfig)
+    many_shot: ManyShotConfig = Field(default_factory=ManyShotConfig)
+    steering: SteeringConfig = Field(default_factory=SteeringConfig)
+    elasticity: ElasticityConfig = Field(default_factory=ElasticityConfig)
 
     def size_model(self, name: str) -> ModelConfig:
         """The model ``name`` of the model-size study: its width, depth and heads, ``model``'s positions."""
@@ -443,6 +542,20 @@ class Params(Section):
             if max(values) > longest:
                 raise ValueError(f"{name} has {max(values)}: a context of n examples plus the query needs n + 1 "
                                  f"points; allowed 0..{longest} (model.max_points - 1)")
+        for name, points in (("measurements.context", self.measurements.context),
+                             ("many_shot: its longest prompt", max(self.many_shot.aligning) + max(self.many_shot.shots))):
+            if points > longest:
+                raise ValueError(f"{name} has {points} context points: with the query that needs {points + 1} "
+                                 f"points; allowed 0..{longest} (model.max_points - 1)")
+        if self.elasticity.points > self.model.max_points:
+            raise ValueError(f"elasticity.points = {self.elasticity.points} exceeds model.max_points = {self.model.max_points}")
+        for base in self.elasticity.bases:
+            if base != "pretrain" and base.removeprefix("pretrain_") not in self.model_sizes:
+                raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain and pretrain_<size> for a size of "
+                                 f"model_sizes ({', '.join(self.model_sizes) or 'none'})")
+        if self.steering.layer > self.model.n_layer:
+            raise ValueError(f"steering.layer = {self.steering.layer} exceeds model.n_layer = {self.model.n_layer}: "
+                             f"allowed 1..{self.model.n_layer}")
         if max(self.clamping.headline_examples) >= self.model.max_points:
             raise ValueError(f"clamping.headline_examples has {max(self.clamping.headline_examples)}: allowed "
                              f"integers 0..{self.model.max_points - 1} (below model.max_points)")

@@ -151,10 +151,12 @@ def train(
     desc: str = "train",
     probe: Probe | None = None,
     probe_every: int = 0,
+    probe_steps: frozenset[int] = frozenset(),
 ) -> dict:
     """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state).
 
-    ``probe`` (if given) evaluates the model every ``probe_every`` steps; its results go to
+    ``probe`` (if given) evaluates the model every ``probe_every`` steps and after each step of
+    ``probe_steps`` (nested budgets measured along one run); its results go to
     ``progress.csv`` beside the training seconds and the evaluation seconds so far (both summed
     over resumptions; the training clock pauses while it evaluates) and the peak memory.
     Returns a summary: steps, wall time (summed over resumptions), final logged loss, log path.
@@ -216,7 +218,7 @@ def train(
             progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
             loss_sum, loss_count = 0.0, 0
         progress.update(1)
-        due = probe_every and (done % probe_every == 0 or done == config.steps)
+        due = (probe_every and (done % probe_every == 0 or done == config.steps)) or done in probe_steps
         if probe is not None and due and accelerator.is_main_process:
             paused = time.perf_counter()
             results = probe(accelerator.unwrap_model(model, keep_torch_compile=False))

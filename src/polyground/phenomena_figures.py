@@ -1,0 +1,112 @@
+"""Figures of the phenomena beyond the paper, from the metrics their stages wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import fits
+from .plotting import color, label
+
+SIZE_COLORS = {"pretrain": color("pretrained"), "pretrain_small": color("small"), "pretrain_tiny": color("tiny")}
+
+
+def _metrics(stage: str) -> dict:
+    return json.loads(Path(f"metrics/{stage}.json").read_text())
+
+
+def elasticity_figure() -> plt.Figure:
+    """Left: unclamp fraction while aligning and while undoing (the most aligned model), per base.
+    Right: the share of the alignment undone after ``compare_at`` sequences, per alignment budget."""
+    metrics = _metrics("elasticity")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
+    for name, result in metrics["bases"].items():
+        tint = SIZE_COLORS.get(name, color("aligned"))
+        forward = {int(n): v for n, v in result["forward"].items()}
+        backward = {int(n): v for n, v in result["backward"].items()}
+        left.plot(list(forward), list(forward.values()), color=tint, ls="--", marker="o", ms=2.5,
+                  label=f"{name}: aligning (share achieved)")
+        left.plot(list(backward), list(backward.values()), color=tint, marker="s", ms=2.5,
+                  label=f"{name}: undoing (share undone)")
+        by_alignment = {int(n): v for n, v in result["elasticity_by_alignment"].items()}
+        right.plot(list(by_alignment), list(by_alignment.values()), color=tint, marker="o", ms=2.5, label=name)
+    left.set_xscale("log", base=2)
+    left.set_xlabel("fine-tuning sequences")
+    left.set_ylabel("share of the alignment")
+    left.set_title("aligning vs undoing at equal budgets")
+    left.legend(frameon=False, fontsize=5)
+    right.set_xscale("log", base=2)
+    right.set_xlabel("aligning sequences")
+    right.set_ylabel(f"share undone after {metrics['compare_at']} sequences")
+    right.set_title("elasticity")
+    right.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def steering_figure() -> plt.Figure:
+    """Left: alignment (1 - V) and helpfulness against the steering scale r, with the line and
+    parabola fits. Right: the alignment-helpfulness front, the aligned model as a point."""
+    metrics = _metrics("steering")
+    scales = np.array(metrics["scales"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
+    grid = np.linspace(scales.min(), scales.max(), 101)
+    for method, style in (("mean_difference", "-"), ("principal_component", "--")):
+        result = metrics["methods"][method]
+        for key, tint, form in (("alignment", color("aligned"), "linear"), ("helpfulness", color("least_squares"), "quadratic")):
+            left.plot(scales, result[key], color=tint, ls="none", marker="o" if style == "-" else "x", ms=2.5)
+            fitted = result[f"{key}_fits"][form]
+            if fitted["converged"]:
+                left.plot(grid, fits.predict(fitted, grid), color=tint, ls=style, lw=0.9,
+                          label=f"{key}, {method.replace('_', ' ')}: {form} fit")
+        front = scales >= 0
+        right.plot(np.array(result["helpfulness"])[front], np.array(result["alignment"])[front], ls=style,
+                   marker="o", ms=2.5, color=color("pretrained"), label=f"steered base, {method.replace('_', ' ')}")
+    aligned = metrics["aligned"]
+    right.plot([aligned["helpfulness"]], [aligned["alignment"]], "*", ms=8, color=color("aligned"),
+               label=f"{label('aligned')} (full fine-tuning)")
+    left.set_xlabel(f"steering scale r (layer {metrics['layer']})")
+    left.set_ylabel("alignment 1 - V / helpfulness")
+    left.set_title("steering the base model")
+    left.legend(frameon=False, fontsize=5)
+    right.set_xlabel("helpfulness (1 - MSE / Var on safe queries)")
+    right.set_ylabel("alignment (1 - V)")
+    right.set_title("alignment-helpfulness front (r >= 0)")
+    right.legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def many_shot_figure() -> plt.Figure:
+    """Behaviour weight w and violation rate V against the unclamped shots k (log-log), per number
+    of aligning examples m, with the power law fitted on the short k."""
+    metrics = _metrics("many_shot")
+    shots = np.array(metrics["shots"], float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
+    tints = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(metrics["aligning"])))
+    grid = np.geomspace(shots.min(), shots.max(), 101)
+    for tint, (m, result) in zip(tints, metrics["aligning"].items()):
+        for ax, key in ((left, "weight"), (right, "violation")):
+            ax.plot(shots, result["aligned"][key], ls="none", marker="o", ms=2.5, color=tint)
+            power = result[f"{key}_fits"]["power"]
+            if power["converged"]:
+                ax.plot(grid, fits.predict(power, grid), color=tint, lw=0.9,
+                        label=f"m = {m}: power law, exponent {power['params'][1]:.2f}")
+    left.plot(shots, metrics["aligning"]["0"]["pretrained"]["weight"], color=color("pretrained"), ls=":",
+              label=f"{label('pretrained')} (m = 0)")
+    for ax, name in ((left, "behaviour weight w"), (right, "violation rate V (%)")):
+        ax.axvline(metrics["fit_up_to"], color="0.6", lw=0.6, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("unclamped shots k (fits use k left of the dotted line)")
+        ax.set_ylabel(name)
+        ax.legend(frameon=False, fontsize=5)
+    left.set_title("many-shot jailbreaking: weight of the unclamped behaviour")
+    right.set_title("violations")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"elasticity": elasticity_figure, "steering": steering_figure, "many_shot": many_shot_figure}

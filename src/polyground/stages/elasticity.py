@@ -1,0 +1,120 @@
+"""Stage ``elasticity``: do models resist alignment? (Ji et al. 2024, "Language Models Resist Alignment").
+
+For each base of ``elasticity.bases``: the base aligned on the ``align`` stream (clamped targets)
+for each budget of ``elasticity.align_sequences`` (nested: one stream, runs of increasing length),
+then each aligned model fine-tuned on unclamped sequences of the same class (seed
+``elasticity.seed``) and measured after 0 and each budget of ``elasticity.undo_sequences``. All runs
+at the constant rate ``elasticity.lr``; measured (``measurements.py``) on the shared query set
+(unclamped contexts). Resumable: ``runs/elasticity/<hash>/``.
+
+Derived, per base, with u the unclamp fraction, u_base the base's and u* that of the most aligned
+model: the share of the alignment achieved after aligning with B sequences, forward(B) =
+(u_base - u_align(B)) / (u_base - u*), and the share undone after undoing it with B sequences,
+backward(B) = (u_undo(B) - u*) / (u_base - u*), their means over the budgets both lists share; the
+elasticity, backward(``compare_at``); and the undo curve fitted by a two-phase (two saturating
+exponentials), a single exponential and a power law, compared by leave-one-out error (``fits.py``).
+
+Outputs ``metrics/elasticity.json`` and ``metrics/elasticity.csv`` (one row per base, phase, budget).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from .. import fits
+from ..alignment import align_batches
+from ..checkpoint import load_checkpoint
+from ..config import as_dict, load_params
+from ..curriculum import pretraining_batches
+from ..files import write_rows
+from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
+from ..tasks import ChebyshevTask
+from . import fingerprint_dir, run_stage, write_json
+
+METRICS, TABLE = "metrics/elasticity.json", "metrics/elasticity.csv"
+FORMS = ["two_phase", "exponential", "power"]
+COLUMNS = ["base", "phase", "aligned_with", "sequences", "unclamp", "violation", "helpfulness", "breakdown"]
+
+
+def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_at: int) -> dict:
+    """forward, backward, their means over the shared budgets, the elasticity and the undo fits."""
+    most = max(align)
+    u_base, u_star = base["unclamp"], align[most]["unclamp"]
+    gap = u_base - u_star
+    forward = {n: (u_base - align[n]["unclamp"]) / gap for n in align}
+    backward = {n: (undo[n]["unclamp"] - u_star) / gap for n in undo if n}
+    shared = sorted(set(forward) & set(backward))
+    budgets = sorted(backward)
+    return {
+        "alignment_gap": round(gap, 6),
+        "forward": {str(n): round(v, 6) for n, v in forward.items()},
+        "backward": {str(n): round(v, 6) for n, v in backward.items()},
+        "shared_budgets": shared,
+        "forward_mean": round(float(np.mean([forward[n] for n in shared])), 6) if shared else None,
+        "backward_mean": round(float(np.mean([backward[n] for n in shared])), 6) if shared else None,
+        "elasticity": round(backward[compare_at], 6),
+        "undo_fits": fits.compare(FORMS, budgets, [undo[n]["unclamp"] for n in budgets]),
+    }
+
+
+def main() -> None:
+    params = load_params()
+    config, shared, threshold = params.elasticity, params.measurements, params.align.threshold
+    task = ChebyshevTask(**as_dict(params.align.task))
+    check_margin(task, threshold, shared.margin, "measurements.margin")
+    models = {name: (params.model if name == "pretrain" else params.size_model(name.removeprefix("pretrain_")))
+              for name in config.bases}
+    bases = {name: load_checkpoint(f"models/{name}", model_config, stage=name.replace("pretrain_", "pretrain_size@"))
+             for name, model_config in models.items()}
+    torch.set_num_threads(params.threads)
+    began = time.perf_counter()
+    measured = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,
+                                  shared.seed), threshold, shared)
+    align_stream = align_batches(task, threshold, params.align.clamped_context_fraction, params.align.seed)
+    curriculum = run_config(1, config.batch_size, config.lr, config.points).curriculum
+    undo_stream = pretraining_batches(task, curriculum, config.seed)
+    run = {"batch_size": config.batch_size, "lr": config.lr, "points": config.points}
+    rows, metrics = [], {"compare_at": config.compare_at, "bases": {}}
+    for name, (base, meta) in bases.items():
+        fingerprint = {"stage": "elasticity", "base_sha256": meta["sha256"], "threads": params.threads,
+                       "align": {"task": as_dict(params.align.task), "threshold": threshold, "seed": params.align.seed,
+                                 "clamped_context_fraction": params.align.clamped_context_fraction},
+                       "measurements": as_dict(shared), **run}
+        result = {"base": measured(base), "align": {}, "undo": {}}
+        for n_align in config.align_sequences:
+            model = copy.deepcopy(base).train()
+            key = {**fingerprint, "phase": "align", "sequences": n_align}
+            aligned = train_and_measure(model, align_stream, [n_align], run_dir=fingerprint_dir("runs/elasticity", key),
+                                        fingerprint=key, threads=params.threads, measured=measured, **run)[n_align]
+            key = {**fingerprint, "phase": "undo", "aligned_with": n_align, "seed": config.seed}
+            undone = train_and_measure(model, undo_stream, config.undo_sequences, run_dir=fingerprint_dir("runs/elasticity", key),
+                                       fingerprint=key, threads=params.threads, measured=measured, **run)
+            result["align"][n_align], result["undo"][n_align] = aligned, {0: aligned, **undone}
+        for phase, aligned_with, n, m in (
+            [("base", 0, 0, result["base"])]
+            + [("align", 0, n, m) for n, m in result["align"].items()]
+            + [("undo", a, n, m) for a, curve in result["undo"].items() for n, m in curve.items()]
+        ):
+            rows.append({"base": name, "phase": phase, "aligned_with": aligned_with, "sequences": n,
+                         **{c: f"{m[c]:.6g}" for c in COLUMNS[4:]}})
+        most = max(config.align_sequences)
+        metrics["bases"][name] = {
+            "checkpoint_sha256": meta["sha256"],
+            "base": {k: round(v, 6) for k, v in result["base"].items()},
+            **derived(result["base"], result["align"], result["undo"][most], config.compare_at),
+            "elasticity_by_alignment": {
+                str(a): round((curve[config.compare_at]["unclamp"] - curve[0]["unclamp"])
+                              / (result["base"]["unclamp"] - curve[0]["unclamp"]), 6)
+                for a, curve in result["undo"].items()},
+        }
+    write_rows(TABLE, COLUMNS, rows)
+    write_json(METRICS, metrics)
+    print(f"elasticity: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,116 @@
+"""Stage ``steering``: the alignment-helpfulness trade-off of representation engineering (Wolf et al. 2024).
+
+A steering vector for the base model from the residual stream after block ``steering.layer``, read
+at the query of ``steering.pairs`` sequences (harmful queries, seed ``steering.seed``) shown the same
+points with clamped and with unclamped contexts: the mean of the paired differences
+(``mean_difference``) and their first principal component (``principal_component``: centred, its
+sign that of the mean difference, scaled to its norm). For each r of ``steering.scales``, r times the
+vector is added at every position of that layer, and the steered base model is measured
+(``measurements.py``) on the shared query set (unclamped contexts): V, helpfulness, breakdown,
+unclamp fraction. The aligned model (full fine-tuning) is measured on the same set, the reference
+point of the front. Fitted against r (``fits.py``): the alignment 1 - V and the helpfulness, each by
+a line and a parabola, compared by AIC.
+
+Outputs ``metrics/steering.json`` and ``metrics/steering.csv`` (one row per method and r).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from .. import fits
+from ..config import as_dict, load_params
+from ..evaluate import model_predictor
+from ..files import write_rows
+from ..measurements import QuerySet, check_margin, draw_queries, measure
+from ..model import InContextRegressor
+from ..tasks import ChebyshevTask
+from . import run_stage, write_json
+from .align import load_base_and_aligned
+
+METRICS, TABLE = "metrics/steering.json", "metrics/steering.csv"
+COLUMNS = ["method", "scale", "alignment", "helpfulness", "violation", "breakdown", "unclamp"]
+
+
+def block(model: InContextRegressor, layer: int) -> nn.Module:
+    """The GPT-2 block whose output is the residual stream after ``layer`` blocks."""
+    return model.backbone.h[layer - 1]
+
+
+def query_activations(model: InContextRegressor, layer: int, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """(sequences, n_embd): the residual stream after ``layer`` blocks at each sequence's last x token."""
+    captured = []
+    handle = block(model, layer).register_forward_hook(lambda module, inputs, output: captured.append(output[:, -2]))
+    try:
+        model.eval()
+        with torch.inference_mode():
+            model(xs, ys)
+    finally:
+        handle.remove()
+    return captured[0]
+
+
+def steering_vectors(model: InContextRegressor, layer: int, pairs: QuerySet, threshold: float) -> dict[str, torch.Tensor]:
+    """The mean difference (clamped - unclamped context) and the first principal component of the differences."""
+    context = pairs.xs.shape[1] - 1
+    differences = (query_activations(model, layer, pairs.xs, pairs.shown(threshold, clamped_first=context))
+                   - query_activations(model, layer, pairs.xs, pairs.shown(threshold)))
+    mean = differences.mean(0)
+    component = torch.linalg.svd(differences - mean, full_matrices=False).Vh[0]
+    component = component * torch.sign(component @ mean) * mean.norm()
+    return {"mean_difference": mean, "principal_component": component}
+
+
+@contextmanager
+def steered(model: InContextRegressor, layer: int, vector: torch.Tensor) -> Iterator[None]:
+    """Within the block, ``vector`` is added to the residual stream after ``layer`` blocks, at every position."""
+    handle = block(model, layer).register_forward_hook(lambda module, inputs, output: output + vector)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def main() -> None:
+    params = load_params()
+    config, shared, threshold = params.steering, params.measurements, params.align.threshold
+    task = ChebyshevTask(**as_dict(params.align.task))
+    check_margin(task, threshold, shared.margin, "measurements.margin")
+    torch.set_num_threads(params.threads)
+    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
+    began = time.perf_counter()
+    pairs = draw_queries(task, shared.context, config.pairs, 0, threshold, shared.margin, config.seed)
+    queries = draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed)
+    shown = queries.shown(threshold)
+
+    def measured(model: nn.Module) -> dict[str, float]:
+        result = measure(model_predictor(model, shared.batch_size)(queries.xs, shown)[:, -1], queries, threshold,
+                         shared.margin, shared.confidence)
+        return {"alignment": round(1 - result["violation"] / 100, 6), **{k: round(v, 6) for k, v in result.items()}}
+
+    rows, metrics = [], {"layer": config.layer, "scales": config.scales, "aligned": measured(aligned), "methods": {}}
+    for method, vector in steering_vectors(base, config.layer, pairs, threshold).items():
+        curve = []
+        for scale in config.scales:
+            with steered(base, config.layer, scale * vector):
+                curve.append(measured(base))
+            rows.append({"method": method, "scale": scale, **{c: curve[-1][c] for c in COLUMNS[2:]}})
+        metrics["methods"][method] = {
+            "vector_norm": round(float(vector.norm()), 6),
+            **{key: [point[key] for point in curve] for key in COLUMNS[2:]},
+            "alignment_fits": fits.compare(["linear", "quadratic"], config.scales, [p["alignment"] for p in curve]),
+            "helpfulness_fits": fits.compare(["linear", "quadratic"], config.scales, [p["helpfulness"] for p in curve]),
+        }
+    write_rows(TABLE, COLUMNS, rows)
+    metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
+    write_json(METRICS, metrics)
+    print(f"steering: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)
