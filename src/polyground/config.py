@@ -500,6 +500,38 @@ class ElasticityConfig(Section):
         return self
 
 
+class PostTrainingScalingConfig(Section):
+    """Post-training scaling: the base aligned on a fixed set of D sequences of the ``align`` stream
+    for each D of ``dataset_sizes`` and each seed of ``seeds`` (the set and the batch order), for
+    max(``min_steps``, ``epochs`` * D / ``batch_size``) steps at the constant rate ``lr``, ``points``
+    points. Format: 1 - V on the shared query set; skill: the squared error on its safe queries and on
+    clamped degree-``skill_degree`` regression (``skill_sequences`` sequences of ``measurements.context``
+    clamped points and a query, seed ``skill_seed``). Fits use D <= ``fit_up_to`` and predict the larger D."""
+
+    dataset_sizes: Annotated[list[Count], Field(min_length=8)] = [16, 32, 64, 128, 256, 512, 1024, 4096, 16384]
+    seeds: Annotated[list[Seed], Field(min_length=3)] = [11, 12, 13]
+    fit_up_to: Count = 1024
+    min_steps: Count = 100
+    epochs: Annotated[float, Field(gt=0)] = 1.0
+    lr: Rate = 3e-4
+    batch_size: Count = 32
+    points: Annotated[int, Field(gt=1)] = 31
+    skill_degree: Degree = 2
+    skill_sequences: Count = 2000
+    skill_seed: Seed = 20240804
+
+    @model_validator(mode="after")
+    def _sizes(self) -> PostTrainingScalingConfig:
+        _increasing(self.dataset_sizes, "dataset_sizes")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"{KEY}.seeds = {self.seeds!r}: give distinct seeds")
+        fitted = sum(d <= self.fit_up_to for d in self.dataset_sizes)
+        if fitted < 4 or len(self.dataset_sizes) - fitted < 2:
+            raise ValueError(f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} sizes to fit and "
+                             f"{len(self.dataset_sizes) - fitted} to predict: allowed a value leaving at least 4 and 2")
+        return self
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -520,6 +552,7 @@ class Params(Section):
     many_shot: ManyShotConfig = Field(default_factory=ManyShotConfig)
     steering: SteeringConfig = Field(default_factory=SteeringConfig)
     elasticity: ElasticityConfig = Field(default_factory=ElasticityConfig)
+    post_training_scaling: PostTrainingScalingConfig = Field(default_factory=PostTrainingScalingConfig)
 
     def size_model(self, name: str) -> ModelConfig:
         """The model ``name`` of the model-size study: its width, depth and heads, ``model``'s positions."""
@@ -547,8 +580,10 @@ class Params(Section):
             if points > longest:
                 raise ValueError(f"{name} has {points} context points: with the query that needs {points + 1} "
                                  f"points; allowed 0..{longest} (model.max_points - 1)")
-        if self.elasticity.points > self.model.max_points:
-            raise ValueError(f"elasticity.points = {self.elasticity.points} exceeds model.max_points = {self.model.max_points}")
+        for name, points in (("elasticity.points", self.elasticity.points),
+                             ("post_training_scaling.points", self.post_training_scaling.points)):
+            if points > self.model.max_points:
+                raise ValueError(f"{name} = {points} exceeds model.max_points = {self.model.max_points}")
         for base in self.elasticity.bases:
             if base != "pretrain" and base.removeprefix("pretrain_") not in self.model_sizes:
                 raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain and pretrain_<size> for a size of "

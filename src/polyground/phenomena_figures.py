@@ -109,4 +109,33 @@ def many_shot_figure() -> plt.Figure:
     return fig
 
 
-FIGURES = {"elasticity": elasticity_figure, "steering": steering_figure, "many_shot": many_shot_figure}
+def post_training_scaling_figure() -> plt.Figure:
+    """Format gap V and the two skill errors against the number of aligning sequences D (log-log),
+    mean over seeds with their spread, and the power law fitted on D <= fit_up_to."""
+    metrics = _metrics("post_training_scaling")
+    sizes = np.array(metrics["dataset_sizes"], float)
+    grid = np.geomspace(sizes.min(), sizes.max(), 101)
+    names = {"format_gap": "format gap: violation share V", "safe_mse": "skill: error on safe queries",
+             "clamped_mse": "skill: error of clamped degree-2 regression"}
+    fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.4))
+    for ax, (curve, name) in zip(axes, names.items()):
+        result = metrics["curves"][curve]
+        ax.errorbar(sizes, result["mean"], yerr=result["std"], color=color("aligned"), ls="none", marker="o", ms=2.5,
+                    capsize=1.5, lw=0.8, label=f"mean of {len(metrics['seeds'])} seeds")
+        for form, style in (("power", "-"), ("exponential", "--")):
+            fitted = result["fits"][form]
+            if fitted["converged"]:
+                ax.plot(grid, np.clip(fits.predict(fitted, grid), 1e-6, None), color=color("pretrained"), ls=style,
+                        lw=0.9, label=f"{form} (held-out RMSE {fitted['held_out_rmse']:.2g})")
+        ax.axvline(metrics["fit_up_to"], color="0.6", lw=0.6, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("aligning sequences D")
+        ax.set_title(name, fontsize=7)
+        ax.legend(frameon=False, fontsize=5)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"elasticity": elasticity_figure, "steering": steering_figure, "many_shot": many_shot_figure,
+           "post_training_scaling": post_training_scaling_figure}

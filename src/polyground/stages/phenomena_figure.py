@@ -1,7 +1,7 @@
 """Stage ``phenomena_figure``: the figure of one phenomenon beyond the paper, from its metrics.
 
 ``python -m polyground.stages.phenomena_figure NAME`` reads ``metrics/NAME.json`` and writes
-``figures/NAME.{png,pdf}`` (``phenomena_figures.FIGURES``: elasticity, steering, many_shot).
+``figures/NAME.{png,pdf}`` (``phenomena_figures.FIGURES``).
 """
 
 from __future__ import annotations
