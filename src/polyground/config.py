@@ -532,6 +532,41 @@ class PostTrainingScalingConfig(Section):
         return self
 
 
+class AlignPeftConfig(Section):
+    """The aligned model through a PEFT method (stage ``align_peft``): each of ``methods`` (``lora``,
+    with ``finetune``'s rank and alpha, or ``soft_prompt_<P>``) on the ``align`` stream with the
+    budget ``train``."""
+
+    methods: Annotated[list[Annotated[str, Field(pattern=r"^(lora|soft_prompt_[1-9]\d*)$")]], Field(min_length=1)] = [
+        "lora", "soft_prompt_50"]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+class SafetyBasinConfig(Section):
+    """The safety landscape of the aligned models (full fine-tuning, and each of ``align_peft.methods``):
+    ``directions`` random directions in weight space (seed ``seed``), each weight matrix's direction
+    scaled to that matrix's norm (biases, normalisation and the unused token embedding left out),
+    ``alphas`` steps from -``span`` to ``span``, and one ``slice_points`` x ``slice_points`` slice on
+    the first two directions (full fine-tuning). Safe: V at most ``tolerance`` percentage points above
+    the aligned model's. Robustness: each aligned model fine-tuned on ``robustness_sequences``
+    unclamped sequences (``elasticity``'s rate, batch, points and stream)."""
+
+    directions: Annotated[int, Field(ge=3)] = 3
+    alphas: Annotated[int, Field(ge=5)] = 21
+    span: Annotated[float, Field(gt=0)] = 0.5
+    slice_points: Annotated[int, Field(ge=3)] = 11
+    seed: Seed = 20240805
+    tolerance: Annotated[float, Field(ge=0)] = 5.0
+    robustness_sequences: Count = 256
+
+    @model_validator(mode="after")
+    def _odd(self) -> SafetyBasinConfig:
+        for name in ("alphas", "slice_points"):
+            if getattr(self, name) % 2 == 0:
+                raise ValueError(f"{KEY}.{name} = {getattr(self, name)}: give an odd number (the aligned model at the centre)")
+        return self
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -548,7 +583,9 @@ class Params(Section):
     evaluate_align: EvaluateAlignConfig = Field(default_factory=EvaluateAlignConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    align_peft: AlignPeftConfig = Field(default_factory=AlignPeftConfig)
     measurements: MeasurementsConfig = Field(default_factory=MeasurementsConfig)
+    safety_basin: SafetyBasinConfig = Field(default_factory=SafetyBasinConfig)
     many_shot: ManyShotConfig = Field(default_factory=ManyShotConfig)
     steering: SteeringConfig = Field(default_factory=SteeringConfig)
     elasticity: ElasticityConfig = Field(default_factory=ElasticityConfig)
@@ -580,6 +617,13 @@ class Params(Section):
             if points > longest:
                 raise ValueError(f"{name} has {points} context points: with the query that needs {points + 1} "
                                  f"points; allowed 0..{longest} (model.max_points - 1)")
+        for method in self.align_peft.methods:
+            pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
+            points = max(self.align_peft.train.curriculum.points_end, self.align_peft.train.curriculum.final_points,
+                         self.measurements.context + 1)
+            if pairs + points > self.model.max_points:
+                raise ValueError(f"align_peft.methods has {method}: its {pairs} pairs and {points} points (align_peft.train, "
+                                 f"measurements.context + 1) do not fit model.max_points = {self.model.max_points}")
         for name, points in (("elasticity.points", self.elasticity.points),
                              ("post_training_scaling.points", self.post_training_scaling.points)):
             if points > self.model.max_points:

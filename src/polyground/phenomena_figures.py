@@ -47,6 +47,35 @@ def elasticity_figure() -> plt.Figure:
     return fig
 
 
+def safety_basin_figure() -> plt.Figure:
+    """Left: V along each random direction around each aligned model (its basin's VISAGE in the
+    legend). Middle: helpfulness along them. Right: V on the 2-D slice around the full fine-tuned model."""
+    metrics = _metrics("safety_basin")
+    alphas = metrics["alphas"]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(7.0, 2.4))
+    for name, result in metrics["models"].items():
+        tint = color(name) if name in ("lora", "full_finetune") else color("soft_prompt_50")
+        for index, (violation, helpfulness) in enumerate(zip(result["violation"], result["helpfulness"])):
+            left.plot(alphas, violation, color=tint, lw=0.9, alpha=0.8,
+                      label=f"{name.replace('_', ' ')}: VISAGE {result['visage']:.0f}" if index == 0 else None)
+            middle.plot(alphas, helpfulness, color=tint, lw=0.9, alpha=0.8, label=name.replace("_", " ") if index == 0 else None)
+    left.set_ylabel("violation rate V (%)")
+    middle.set_ylabel("helpfulness")
+    for ax in (left, middle):
+        ax.set_xlabel("alpha (direction scaled to the weights)")
+        ax.legend(frameon=False, fontsize=5)
+    left.set_title(f"safety basin (tolerance {metrics['tolerance']:g} points)")
+    grid = metrics["models"]["full_finetune"]["slice"]
+    mesh = right.pcolormesh(grid["grid"], grid["grid"], np.array(grid["violation"]).T, cmap="magma", shading="nearest",
+                            vmin=0, vmax=100)
+    fig.colorbar(mesh, ax=right, label="V (%)")
+    right.set_xlabel("alpha (direction 1)")
+    right.set_ylabel("beta (direction 2)")
+    right.set_title("full fine-tuning, 2-D slice")
+    fig.tight_layout()
+    return fig
+
+
 def steering_figure() -> plt.Figure:
     """Left: alignment (1 - V) and helpfulness against the steering scale r, with the line and
     parabola fits. Right: the alignment-helpfulness front, the aligned model as a point."""
@@ -137,5 +166,5 @@ def post_training_scaling_figure() -> plt.Figure:
     return fig
 
 
-FIGURES = {"elasticity": elasticity_figure, "steering": steering_figure, "many_shot": many_shot_figure,
+FIGURES = {"elasticity": elasticity_figure, "safety_basin": safety_basin_figure, "steering": steering_figure, "many_shot": many_shot_figure,
            "post_training_scaling": post_training_scaling_figure}

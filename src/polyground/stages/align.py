@@ -4,24 +4,31 @@ Starts from ``models/pretrain`` and trains every parameter on the stream of
 :func:`polyground.alignment.align_batches` (``align`` in params.yaml). Outputs ``models/align/``
 (safetensors + sidecar with the base checkpoint's sha256 and the fine-tuning budget: steps,
 sequences, wall time) and ``logs/align.csv``. Resumable like ``pretrain`` (``runs/align/``).
+
+``--method M`` (stage ``align_peft``, M in ``align_peft.methods``: ``lora`` or ``soft_prompt_<P>``)
+aligns through that PEFT method instead (``finetune.attach``; LoRA's rank and alpha from
+``finetune``), on the same stream with the budget ``align_peft.train``, into ``models/align_peft/M/``
+(adapter or prompt, ``finetune.save_finetuned``) and ``logs/align_peft/M.csv``.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
 
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..config import as_dict, load_params
+from ..config import ParamsError, as_dict, load_params
+from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
 from ..files import copy_atomic
 from . import fingerprint_dir, run_stage
 
-BASE, OUT, LOG = "models/pretrain", "models/align", Path("logs/align.csv")
+BASE, OUT = "models/pretrain", "models/align"
 
 
 def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Module, dict]:
@@ -33,27 +40,39 @@ def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Modul
     return base, base_meta, aligned, aligned_meta
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m polyground.stages.align", description=__doc__)
+    parser.add_argument("--method", help="a PEFT method of align_peft.methods (default: full fine-tuning)")
+    args = parser.parse_args(argv)
     params = load_params()
     config = params.align
+    if args.method is not None and args.method not in params.align_peft.methods:
+        raise ParamsError(f"--method {args.method!r} is not in align_peft.methods: choose one of "
+                          f"{', '.join(params.align_peft.methods)}")
     torch.set_num_threads(params.threads)
     task = ChebyshevTask(**as_dict(config.task))
     check_threshold(task.sample(10000, 1, generator_for(config.seed, "figure"))[1], config.threshold, "align.threshold")
     model, base = load_checkpoint(BASE, params.model, stage="pretrain")
-    model.train()
+    train_config = config.train if args.method is None else params.align_peft.train
     fingerprint = {"stage": "align", "base_sha256": base["sha256"], "threads": params.threads,
                    **{k: v for k, v in as_dict(config).items() if k != "train"}}
-    run_dir = fingerprint_dir("runs/align", {**fingerprint, "train": as_dict(config.train)})
+    if args.method is not None:
+        fingerprint |= {"method": args.method, "lora": [params.finetune.lora_rank, params.finetune.lora_alpha]}
+        model = attach(model, args.method, params.finetune, seed=config.seed)
+    model.train()
+    run_dir = fingerprint_dir("runs/align", {**fingerprint, "train": as_dict(train_config)})
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
-    summary = train(model, batch, config.train, run_dir, fingerprint, params.threads, desc="align")
-    save_checkpoint(
-        model, OUT, params.model, stage="align", base_sha256=base["sha256"], step=summary["steps"],
-        sequences=summary["steps"] * config.train.batch_size, wall_s=round(summary["wall_s"], 1),
-        align=as_dict(config), threads=params.threads, torch=torch.__version__,
-        parameters=count_parameters(model),
-    )
-    copy_atomic(summary["log"], LOG)
-    print(f"align: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
+    name = "align" if args.method is None else f"align_peft/{args.method}"
+    summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
+    meta = {"step": summary["steps"], "sequences": summary["steps"] * train_config.batch_size,
+            "wall_s": round(summary["wall_s"], 1), "align": as_dict(config), "threads": params.threads,
+            "torch": torch.__version__, "parameters": count_parameters(model)}
+    if args.method is None:
+        save_checkpoint(model, OUT, params.model, stage="align", base_sha256=base["sha256"], **meta)
+    else:
+        save_finetuned(model, f"models/{name}", args.method, params.model, base, train=as_dict(train_config), **meta)
+    copy_atomic(summary["log"], Path("logs") / f"{name}.csv")
+    print(f"{name}: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 
 if __name__ == "__main__":
