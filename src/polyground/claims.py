@@ -1,7 +1,8 @@
 """The stored claims (``paper/claims.yaml``) and their verification, with two verdicts per claim.
 
 A claim names the figure it backs, the paper's statement (``paper``; absent for a finding of this
-artifact that the paper does not make: NOT IN PAPER), optionally the paper's approximate value
+artifact that the paper does not make: NOT IN PAPER; with ``source``, a published claim of another
+paper tested beyond this one, counted apart), optionally the paper's approximate value
 (``paper_value``, read off its figures), what this artifact checks (``statement``), and the check:
 ``less: [A, B, ...]``, strictly increasing left to right, at least two entries and at least one of
 them a metric. An entry is a number, a metric ``FILE:dotted.key`` (a ``{key}`` inside it is replaced
@@ -101,7 +102,7 @@ def _name(ref: Ref) -> str:
 
 def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
     """Both verdicts of one claim; a missing file or key fails it with that reason as ``got``."""
-    row = {"id": claim["id"], "figure": claim["figure"], "statement": claim["statement"],
+    row = {"id": claim["id"], "figure": claim["figure"], "statement": claim["statement"], "source": claim.get("source", ""),
            "paper_value": claim.get("paper_value", ""), "check": " < ".join(map(_name, claim["less"]))}
     try:
         got = {ref: lookup(ref, root) for ref in metric_refs(claim)}  # each metric read once
@@ -150,11 +151,16 @@ def verify(claims: list[dict], mode: str, root: Path = Path("."), only: str | No
 
 
 def summary(rows: list[dict], mode: str) -> str:
-    """The line that counts both columns."""
-    paper = [r for r in rows if r["paper"] != "NOT IN PAPER"]
+    """The line that counts both columns: the paper's claims and the published claims of other papers apart."""
+    def counted(chosen: list[dict], what: str) -> str:
+        return (f"{sum(r['paper'] == 'REPRODUCED' for r in chosen)} of {len(chosen)} {what} REPRODUCED, "
+                f"{sum(r['paper'] == 'NOT REPRODUCED' for r in chosen)} NOT REPRODUCED")
+
+    paper = [r for r in rows if r["paper"] != "NOT IN PAPER" and not r["source"]]
+    other = [r for r in rows if r["paper"] != "NOT IN PAPER" and r["source"]]
+    beyond = f"; beyond the paper: {counted(other, 'published claims')}" if other else ""
     return (f"regenerated ({mode}): {sum(r['passed'] for r in rows)} of {len(rows)} PASS; paper: "
-            f"{sum(r['paper'] == 'REPRODUCED' for r in paper)} of {len(paper)} claims of the paper REPRODUCED, "
-            f"{sum(r['paper'] == 'NOT REPRODUCED' for r in paper)} NOT REPRODUCED; {len(rows) - len(paper)} NOT IN PAPER")
+            f"{counted(paper, 'claims of the paper')}{beyond}; {len(rows) - len(paper) - len(other)} NOT IN PAPER")
 
 
 def markdown(rows: list[dict], mode: str) -> str:
@@ -204,11 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--stage", help="only claims that read an output of this stage of dvc.yaml")
     v.add_argument("--claims", type=Path, default=CLAIMS)
     v.add_argument("--root", type=Path, default=Path("."), help="where the metrics files are")
-    sub.add_parser("record", help="write the metric values and verdicts from the current metrics")
+    r = sub.add_parser("record", help="write the metric values and verdicts from the current metrics")
+    r.add_argument("--claims", type=Path, default=CLAIMS)
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
-            print(f"recorded {record()} claims into {CLAIMS}")
+            print(f"recorded {record(args.claims)} claims into {args.claims}")
             return
         rows = verify(load_claims(args.claims), args.tolerance, args.root, args.only, args.stage)
     except (OSError, ClaimsError, yaml.YAMLError) as error:

@@ -94,9 +94,9 @@ def steering_figure() -> plt.Figure:
         front = scales >= 0
         right.plot(np.array(result["helpfulness"])[front], np.array(result["alignment"])[front], ls=style,
                    marker="o", ms=2.5, color=color("pretrained"), label=f"steered base, {method.replace('_', ' ')}")
-    aligned = metrics["aligned"]
-    right.plot([aligned["helpfulness"]], [aligned["alignment"]], "*", ms=8, color=color("aligned"),
-               label=f"{label('aligned')} (full fine-tuning)")
+    for name, point in metrics["aligned"].items():
+        right.plot([point["helpfulness"]], [point["alignment"]], "*", ms=7, label=f"aligned: {name.replace('_', ' ')}",
+                   color=color(name) if name in ("lora", "full_finetune") else color("soft_prompt_50"))
     left.set_xlabel(f"steering scale r (layer {metrics['layer']})")
     left.set_ylabel("alignment 1 - V / helpfulness")
     left.set_title("steering the base model")

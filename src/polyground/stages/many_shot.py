@@ -54,7 +54,8 @@ def main() -> None:
     queries = draw_queries(task, longest + max(config.shots), shared.harmful, 0, threshold, shared.margin, config.seed)
     models = {"aligned": model_predictor(aligned, shared.batch_size), "pretrained": model_predictor(base, shared.batch_size)}
     rows, metrics = [], {"threshold": threshold, "margin": shared.margin, "queries": shared.harmful,
-                         "shots": config.shots, "fit_up_to": config.fit_up_to, "aligning": {}}
+                         "shots": config.shots, "fit_up_to": config.fit_up_to, "most_aligning": max(config.aligning),
+                         "aligning": {}}
     shots = np.array(config.shots, float)
     for m in config.aligning:
         curves: dict[str, dict[str, list[float]]] = {}
@@ -73,6 +74,8 @@ def main() -> None:
             "violation_fits": fits.compare(FORMS, shots, curves["aligned"]["violation"], fitted=shots <= config.fit_up_to),
             "exponent": {"value": power["params"][1], "low": power["low"][1], "high": power["high"][1]} if power["converged"] else {},
             "mean_weight": round(float(np.mean(curves["aligned"]["weight"])), 6),
+            **{f"{key}_{end}_shots": curves["aligned"][key][index] for key in ("weight", "violation")
+               for end, index in (("fewest", 0), ("most", -1))},
         }
     exponents = [metrics["aligning"][str(m)]["exponent"] for m in config.aligning]
     if all(exponents):  # the exponents' spread against their intervals' widest half-width

@@ -7,8 +7,8 @@ points with clamped and with unclamped contexts: the mean of the paired differen
 sign that of the mean difference, scaled to its norm). For each r of ``steering.scales``, r times the
 vector is added at every position of that layer, and the steered base model is measured
 (``measurements.py``) on the shared query set (unclamped contexts): V, helpfulness, breakdown,
-unclamp fraction. The aligned model (full fine-tuning) is measured on the same set, the reference
-point of the front. Fitted against r (``fits.py``): the alignment 1 - V and the helpfulness, each by
+unclamp fraction. The aligned models (full fine-tuning and each of ``align_peft``; experiment 2)
+are measured on the same set: the reference points of the front. Fitted against r (``fits.py``): the alignment 1 - V and the helpfulness, each by
 a line and a parabola, compared by AIC.
 
 Outputs ``metrics/steering.json`` and ``metrics/steering.csv`` (one row per method and r).
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import fits
+from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..evaluate import model_predictor
 from ..files import write_rows
@@ -31,7 +32,7 @@ from ..measurements import QuerySet, check_margin, draw_queries, measure
 from ..model import InContextRegressor
 from ..tasks import ChebyshevTask
 from . import run_stage, write_json
-from .align import load_base_and_aligned
+from .safety_basin import aligned_models
 
 METRICS, TABLE = "metrics/steering.json", "metrics/steering.csv"
 COLUMNS = ["method", "scale", "alignment", "helpfulness", "violation", "breakdown", "unclamp"]
@@ -82,7 +83,8 @@ def main() -> None:
     task = ChebyshevTask(**as_dict(params.align.task))
     check_margin(task, threshold, shared.margin, "measurements.margin")
     torch.set_num_threads(params.threads)
-    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
+    base, base_meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
+    aligned = aligned_models(params)
     began = time.perf_counter()
     pairs = draw_queries(task, shared.context, config.pairs, 0, threshold, shared.margin, config.seed)
     queries = draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed)
@@ -93,7 +95,8 @@ def main() -> None:
                          shared.margin, shared.confidence)
         return {"alignment": round(1 - result["violation"] / 100, 6), **{k: round(v, 6) for k, v in result.items()}}
 
-    rows, metrics = [], {"layer": config.layer, "scales": config.scales, "aligned": measured(aligned), "methods": {}}
+    rows, metrics = [], {"layer": config.layer, "scales": config.scales, "methods": {},
+                         "aligned": {name: measured(model) for name, (model, _) in aligned.items()}}
     for method, vector in steering_vectors(base, config.layer, pairs, threshold).items():
         curve = []
         for scale in config.scales:
@@ -107,7 +110,7 @@ def main() -> None:
             "helpfulness_fits": fits.compare(["linear", "quadratic"], config.scales, [p["helpfulness"] for p in curve]),
         }
     write_rows(TABLE, COLUMNS, rows)
-    metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
+    metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], **{name: sha for name, (_, sha) in aligned.items()}}
     write_json(METRICS, metrics)
     print(f"steering: {time.perf_counter() - began:.0f} s")
 
