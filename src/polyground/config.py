@@ -617,13 +617,6 @@ class Params(Section):
             if points > longest:
                 raise ValueError(f"{name} has {points} context points: with the query that needs {points + 1} "
                                  f"points; allowed 0..{longest} (model.max_points - 1)")
-        for method in self.align_peft.methods:
-            pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
-            points = max(self.align_peft.train.curriculum.points_end, self.align_peft.train.curriculum.final_points,
-                         self.measurements.context + 1)
-            if pairs + points > self.model.max_points:
-                raise ValueError(f"align_peft.methods has {method}: its {pairs} pairs and {points} points (align_peft.train, "
-                                 f"measurements.context + 1) do not fit model.max_points = {self.model.max_points}")
         for name, points in (("elasticity.points", self.elasticity.points),
                              ("post_training_scaling.points", self.post_training_scaling.points)):
             if points > self.model.max_points:
@@ -632,6 +625,13 @@ class Params(Section):
             if base != "pretrain" and base.removeprefix("pretrain_") not in self.model_sizes:
                 raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain and pretrain_<size> for a size of "
                                  f"model_sizes ({', '.join(self.model_sizes) or 'none'})")
+        for method in self.align_peft.methods:
+            pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
+            points = max(self.align_peft.train.curriculum.points_end, self.align_peft.train.curriculum.final_points,
+                         self.measurements.context + 1)
+            if pairs + points > self.model.max_points:
+                raise ValueError(f"align_peft.methods has {method}: its {pairs} pairs and {points} points (align_peft.train, "
+                                 f"measurements.context + 1) do not fit model.max_points = {self.model.max_points}")
         if self.steering.layer > self.model.n_layer:
             raise ValueError(f"steering.layer = {self.steering.layer} exceeds model.n_layer = {self.model.n_layer}: "
                              f"allowed 1..{self.model.n_layer}")
