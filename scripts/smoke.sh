@@ -14,5 +14,5 @@ cd "$dir"
 export PYTHONPATH="$dir/src"
 git init -q && dvc init -q
 python -m polyground.config smoke
-dvc repro figures report pretrain_progress
+dvc repro figures report pretrain_progress phenomena_figure
 echo "the smoke pipeline ran in $dir"

@@ -14,6 +14,7 @@ from dvc.repo import Repo
 
 from conftest import ROOT
 from polyground.checkpoint import load_checkpoint
+from polyground.claims import load_claims, lookup, metric_refs
 from polyground.config import load_params
 
 pytestmark = pytest.mark.slow
@@ -34,15 +35,19 @@ PRODUCED = [
     "metrics/finetune/k0.csv", "metrics/finetune/k3.csv", "metrics/finetune_summary.md",
 ] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation",
                                           "finetune_fixed_coefficients", "soft_prompt_lr_sweep") for ext in ("png", "pdf")]
+PHENOMENA = ["elasticity", "safety_basin", "steering", "many_shot", "post_training_scaling"]  # beyond the paper
+PRODUCED += [f"{kind}/{name}.{ext}" for name in PHENOMENA for kind, ext in
+             (("metrics", "json"), ("metrics", "csv"), ("figures", "png"), ("figures", "pdf"))]
 CHECKPOINTS = ["models/pretrain", "models/pretrain_tiny", "models/pretrain_small", "models/align",
                "models/finetune/full_finetune_k0"]
 ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
-    "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best"]
+    "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best",
+    "models/align_peft/lora", "models/align_peft/soft_prompt_5"]
 EVALUATION = ["evaluate_pretrain", "evaluate_clamping", "evaluate_model_sizes", "evaluate_align", "jailbreak",
-              "evaluate_soft_prompt_sweep", "evaluate_finetune"]
+              "evaluate_soft_prompt_sweep", "evaluate_finetune", *PHENOMENA]
 # scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
 # default parameters (its PDF is built from the committed numbers in test_report).
-TARGETS = ["figures", "report", "pretrain_progress"]
+TARGETS = ["figures", "report", "pretrain_progress", "phenomena_figure"]
 
 
 def _run(args, cwd, env):
@@ -86,7 +91,7 @@ def test_deleted_metrics_and_figures_regenerate_identically(smoke_repo):
     before = {name: (repo / name).read_bytes() for name in PRODUCED if not name.startswith("logs/")}
     for name in before:
         (repo / name).unlink()
-    _run(["dvc", "repro", *EVALUATION, "figures", "report", "pretrain_progress"], repo, env)
+    _run(["dvc", "repro", *EVALUATION, *TARGETS], repo, env)
     for name, data in before.items():
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
 
@@ -147,3 +152,12 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
         broad = [d for d in declared if not all(_under(leaf, list(keys)) for leaf in leaves if _under(leaf, [d]))]
         assert not broad, f"dvc.yaml: stage {name} declares {broad} but reads only {sorted(k for k in keys if _under(k, broad))}"
     assert len(group_reads) >= 15
+
+
+def test_claims_beyond_the_paper_read_metrics_the_smoke_run_wrote(smoke_repo):
+    """Every metric the draft claims of the five phenomena name exists (they are recorded on the
+    paper-quality base: paper/claims_beyond.yaml)."""
+    repo, _ = smoke_repo
+    for claim in load_claims(ROOT / "paper" / "claims_beyond.yaml"):
+        for ref in metric_refs(claim):
+            assert isinstance(lookup(ref, repo), float), f"{claim['id']}: {ref}"
