@@ -125,6 +125,18 @@ def test_progress_probe_is_logged_and_resumed(tmp_path):
     assert all(e > 0 for e in errors) and errors[-1] < errors[0]
 
 
+def test_probe_steps_measure_nested_budgets_and_a_shorter_run_is_refused(tmp_path):
+    calls = []
+    probe = {"probe": lambda model: calls.append(1) or {"n": float(len(calls))}, "probe_steps": frozenset({3, 7, 20})}
+    constant = replace(SHORT, schedule="constant", steps=20, curriculum=replace(SHORT.curriculum, final_points=5))
+    # (a shorter length of it changes no step taken: only the loop itself can refuse it)
+    tiny_run.run(str(tmp_path / "a"), constant, **probe)
+    lines = (tmp_path / "a" / "progress.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [3, 7, 20]
+    with pytest.raises(ResumeError, match="holds step 20, beyond this run's 10 steps"):
+        tiny_run.run(str(tmp_path / "a"), replace(constant, steps=10))
+
+
 def test_points_curriculum():
     curriculum = CurriculumConfig(points_start=5, points_end=81, points_step=2, step_every=2000)
     assert [points_at(curriculum, s, 10**8) for s in (0, 1999, 2000, 4000, 10**7)] == [5, 5, 7, 9, 81]

@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from .alignment import MIN_CLAMPED_SHARE, rate_interval
-from .config import MeasurementsConfig, ParamsError, TrainConfig, build_config
+from .config import MeasurementsConfig, ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn
 from .evaluate import model_predictor
+from .stages import fingerprint_dir
 from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from .train import train
 
@@ -138,11 +139,13 @@ def run_config(steps: int, batch_size: int, lr: float, points: int) -> TrainConf
 
 
 def train_and_measure(model: nn.Module, batch_fn: BatchFn, sequences: list[int], batch_size: int, lr: float,
-                      points: int, run_dir: Path, fingerprint: dict, threads: int,
+                      points: int, root: str, fingerprint: dict, threads: int,
                       measured: Callable[[nn.Module], dict[str, float]]) -> dict[int, dict[str, float]]:
     """Train ``model`` in place on ``batch_fn`` up to the largest of ``sequences`` (multiples of the
-    batch), measuring it after each; resumable in ``run_dir``. Returns {sequences: measurement}."""
+    batch), measuring it after each; resumable in ``root/<hash of the fingerprint and the budgets>``.
+    Returns {sequences: measurement}."""
     config = run_config(max(sequences) // batch_size, batch_size, lr, points)
+    run_dir = fingerprint_dir(root, {**fingerprint, "sequences": sequences, "train": as_dict(config)})
     summary = train(model, batch_fn, config, run_dir, fingerprint, threads, desc=run_dir.name, probe=measured,
                     probe_steps=frozenset(n // batch_size for n in sequences))
     with open(summary["progress"], newline="") as handle:

@@ -177,6 +177,9 @@ def train(
     if (run_dir / "state.json").exists():
         info = _load_state(run_dir, model, optimizer)
         check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
+        if info["step"] > config.steps:
+            raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {config.steps} steps: "
+                              "lengthen the run, or move the directory away to start afresh")
         start, elapsed, eval_s = info["step"], info["elapsed_s"], info.get("eval_s", 0.0)
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = _read_log(run_dir / "log.csv", start)

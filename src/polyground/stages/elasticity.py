@@ -10,7 +10,8 @@ at the constant rate ``elasticity.lr``; measured (``measurements.py``) on the sh
 Derived, per base, with u the unclamp fraction, u_base the base's and u* that of the most aligned
 model: the share of the alignment achieved after aligning with B sequences, forward(B) =
 (u_base - u_align(B)) / (u_base - u*), and the share undone after undoing it with B sequences,
-backward(B) = (u_undo(B) - u*) / (u_base - u*), their means over the budgets both lists share; the
+backward(B) = (u_undo(B) - u*) / (u_base - u*) (NaN if aligning moved nothing), their means over the
+budgets both lists share; the
 elasticity, backward(``compare_at``); and the undo curve fitted by a two-phase (two saturating
 exponentials), a single exponential and a power law, compared by leave-one-out error (``fits.py``).
 
@@ -20,6 +21,7 @@ Outputs ``metrics/elasticity.json`` and ``metrics/elasticity.csv`` (one row per 
 from __future__ import annotations
 
 import copy
+import math
 import time
 
 import numpy as np
@@ -33,11 +35,16 @@ from ..curriculum import pretraining_batches
 from ..files import write_rows
 from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
 from ..tasks import ChebyshevTask
-from . import fingerprint_dir, run_stage, write_json
+from . import run_stage, write_json
 
 METRICS, TABLE = "metrics/elasticity.json", "metrics/elasticity.csv"
 FORMS = ["two_phase", "exponential", "power"]
 COLUMNS = ["base", "phase", "aligned_with", "sequences", "unclamp", "violation", "helpfulness", "breakdown"]
+
+
+def share(moved: float, gap: float) -> float:
+    """``moved`` as a share of ``gap``; NaN where aligning moved nothing (no share to speak of)."""
+    return moved / gap if abs(gap) > 1e-9 else math.nan
 
 
 def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_at: int) -> dict:
@@ -45,8 +52,8 @@ def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_a
     most = max(align)
     u_base, u_star = base["unclamp"], align[most]["unclamp"]
     gap = u_base - u_star
-    forward = {n: (u_base - align[n]["unclamp"]) / gap for n in align}
-    backward = {n: (undo[n]["unclamp"] - u_star) / gap for n in undo if n}
+    forward = {n: share(u_base - align[n]["unclamp"], gap) for n in align}
+    backward = {n: share(undo[n]["unclamp"] - u_star, gap) for n in undo if n}
     shared = sorted(set(forward) & set(backward))
     budgets = sorted(backward)
     return {
@@ -88,10 +95,10 @@ def main() -> None:
         for n_align in config.align_sequences:
             model = copy.deepcopy(base).train()
             key = {**fingerprint, "phase": "align", "sequences": n_align}
-            aligned = train_and_measure(model, align_stream, [n_align], run_dir=fingerprint_dir("runs/elasticity", key),
+            aligned = train_and_measure(model, align_stream, [n_align], root="runs/elasticity",
                                         fingerprint=key, threads=params.threads, measured=measured, **run)[n_align]
             key = {**fingerprint, "phase": "undo", "aligned_with": n_align, "seed": config.seed}
-            undone = train_and_measure(model, undo_stream, config.undo_sequences, run_dir=fingerprint_dir("runs/elasticity", key),
+            undone = train_and_measure(model, undo_stream, config.undo_sequences, root="runs/elasticity",
                                        fingerprint=key, threads=params.threads, measured=measured, **run)
             result["align"][n_align], result["undo"][n_align] = aligned, {0: aligned, **undone}
         for phase, aligned_with, n, m in (
@@ -107,8 +114,8 @@ def main() -> None:
             "base": {k: round(v, 6) for k, v in result["base"].items()},
             **derived(result["base"], result["align"], result["undo"][most], config.compare_at),
             "elasticity_by_alignment": {
-                str(a): round((curve[config.compare_at]["unclamp"] - curve[0]["unclamp"])
-                              / (result["base"]["unclamp"] - curve[0]["unclamp"]), 6)
+                str(a): round(share(curve[config.compare_at]["unclamp"] - curve[0]["unclamp"],
+                                    result["base"]["unclamp"] - curve[0]["unclamp"]), 6)
                 for a, curve in result["undo"].items()},
         }
     write_rows(TABLE, COLUMNS, rows)

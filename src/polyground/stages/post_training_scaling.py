@@ -34,7 +34,7 @@ from ..evaluate import model_predictor
 from ..files import write_rows
 from ..measurements import check_margin, draw_queries, probe, train_and_measure
 from ..tasks import ChebyshevTask, clamp, generator_for
-from . import fingerprint_dir, run_stage, write_json
+from . import run_stage, write_json
 
 METRICS, TABLE = "metrics/post_training_scaling.json", "metrics/post_training_scaling.csv"
 FORMS = ["power", "exponential", "logistic"]
@@ -92,7 +92,7 @@ def main() -> None:
             steps = max(config.min_steps, int(np.ceil(config.epochs * size / config.batch_size)))
             key = {**fingerprint, "seed": seed, "dataset": size}
             result = train_and_measure(copy.deepcopy(base).train(), fixed_set(stream, size, config.points, seed),
-                                       [steps * config.batch_size], run_dir=fingerprint_dir("runs/post_training_scaling", key),
+                                       [steps * config.batch_size], root="runs/post_training_scaling",
                                        fingerprint=key, threads=params.threads, measured=measured, **run)
             result = {**result[steps * config.batch_size], "steps": steps}
             result["format_gap"] = result["violation"] / 100

@@ -36,7 +36,7 @@ from ..files import write_rows
 from ..finetune import load_finetuned
 from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
 from ..tasks import ChebyshevTask
-from . import fingerprint_dir, run_stage, write_json
+from . import run_stage, write_json
 
 METRICS, TABLE = "metrics/safety_basin.json", "metrics/safety_basin.csv"
 COLUMNS = ["model", "direction", "alpha", "beta", "violation", "helpfulness", "breakdown"]
@@ -152,8 +152,8 @@ def main() -> None:
         key = {"stage": "safety_basin", "model": name, "sha256": sha256, "threads": params.threads, "seed": undo.seed,
                "measurements": as_dict(shared), **run}
         stream = pretraining_batches(task, run_config(1, undo.batch_size, undo.lr, undo.points).curriculum, undo.seed)
-        after = train_and_measure(attacked, stream, [config.robustness_sequences], run_dir=fingerprint_dir(
-            "runs/safety_basin", key), fingerprint=key, threads=params.threads, measured=measured, **run)
+        after = train_and_measure(attacked, stream, [config.robustness_sequences], root="runs/safety_basin",
+                                  fingerprint=key, threads=params.threads, measured=measured, **run)
         result["aligned"] = {k: round(v, 6) for k, v in measured(model).items()}
         result["checkpoint_sha256"] = sha256
         result["after_undo"] = {k: round(v, 6) for k, v in after[config.robustness_sequences].items()}
