@@ -18,6 +18,11 @@ def _metrics(stage: str) -> dict:
     return json.loads(Path(f"metrics/{stage}.json").read_text())
 
 
+def _by_number(values: dict[str, float]) -> dict[int, float]:
+    """A mapping keyed by numbers written as JSON keys (sorted as text there), in numeric order."""
+    return dict(sorted((int(n), v) for n, v in values.items()))
+
+
 def elasticity_figure() -> plt.Figure:
     """Left: unclamp fraction while aligning and while undoing (the most aligned model), per base.
     Right: the share of the alignment undone after ``compare_at`` sequences, per alignment budget."""
@@ -25,13 +30,12 @@ def elasticity_figure() -> plt.Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
     for name, result in metrics["bases"].items():
         tint = SIZE_COLORS.get(name, color("aligned"))
-        forward = {int(n): v for n, v in result["forward"].items()}
-        backward = {int(n): v for n, v in result["backward"].items()}
+        forward, backward = _by_number(result["forward"]), _by_number(result["backward"])
         left.plot(list(forward), list(forward.values()), color=tint, ls="--", marker="o", ms=2.5,
                   label=f"{name}: aligning (share achieved)")
         left.plot(list(backward), list(backward.values()), color=tint, marker="s", ms=2.5,
                   label=f"{name}: undoing (share undone)")
-        by_alignment = {int(n): v for n, v in result["elasticity_by_alignment"].items()}
+        by_alignment = _by_number(result["elasticity_by_alignment"])
         right.plot(list(by_alignment), list(by_alignment.values()), color=tint, marker="o", ms=2.5, label=name)
     left.set_xscale("log", base=2)
     left.set_xlabel("fine-tuning sequences")
@@ -117,7 +121,8 @@ def many_shot_figure() -> plt.Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
     tints = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(metrics["aligning"])))
     grid = np.geomspace(shots.min(), shots.max(), 101)
-    for tint, (m, result) in zip(tints, metrics["aligning"].items()):
+    for tint, m in zip(tints, sorted(metrics["aligning"], key=int)):
+        result = metrics["aligning"][m]
         for ax, key in ((left, "weight"), (right, "violation")):
             ax.plot(shots, result["aligned"][key], ls="none", marker="o", ms=2.5, color=tint)
             power = result[f"{key}_fits"]["power"]
