@@ -11,6 +11,16 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import yaml
+
+
+def locked_outputs() -> set[str]:
+    """The outputs dvc.lock records (a stage never run yet has none to pull)."""
+    lock = Path("dvc.lock")
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
+    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
 
 
 def missing_outputs() -> list[str]:
@@ -24,7 +34,7 @@ def missing_outputs() -> list[str]:
         path for changes in stages.values() if isinstance(changes, list) for change in changes
         if isinstance(change, dict) for path, state in change.get("changed outs", {}).items()
         if state in ("deleted", "not in cache")
-    })
+    } & locked_outputs())
 
 
 def remote_url(name: str | None) -> tuple[str, str]:
