@@ -1,0 +1,94 @@
+"""The evaluation forward pass against the hardware: tokens/s, GFLOP/s and the fraction of the measured
+fp32 matmul peak, for the evaluations' shapes, side by side in one run (medians of repeated passes).
+
+    python bench/forward.py [--repeats 5] [--json bench/forward.json]
+
+Shapes: the paper-size model (params.yaml), inference mode, ``threads`` threads; 81 points (every
+81-point evaluation), 31 points (fine-tuning evaluations), and 31 points behind a 50-pair soft prompt.
+Variants: eager at batch 500 (the evaluations' batch today), eager at batch 64, compiled
+(``torch.compile``, dynamic shapes) at batch 64 and 128. FLOPs are analytic: 2 x the matmul
+parameters per token plus the causal attention (2 x 2 x n_layer x n_embd x tokens / 2 per token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from polyground.checkpoint import build_model  # noqa: E402
+from polyground.config import load_params  # noqa: E402
+
+SHAPES = {"81 points": (81, 0), "31 points": (31, 0), "31 points + 50-pair prompt": (31, 100)}
+VARIANTS = [("eager", 500, False), ("eager", 64, False), ("compiled", 64, True), ("compiled", 128, True)]
+
+
+def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def matmul_peak(size: int = 2048) -> float:
+    """Measured fp32 FLOP/s of a large matmul on the set thread count."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats=7)
+
+
+def forward_flops(n_embd: int, n_layer: int, tokens: int) -> float:
+    """Analytic FLOPs of one sequence's forward pass of ``tokens`` tokens (module docstring)."""
+    matmul = 12 * n_layer * n_embd**2 + 2 * n_embd
+    return tokens * (2 * matmul + 2 * n_layer * n_embd * tokens)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sequences", type=int, default=1000, help="sequences per timed pass")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    params = load_params(ROOT / "params.yaml")
+    torch.set_num_threads(params.threads)
+    peak = matmul_peak()
+    model = build_model(params.model).eval()
+    compiled = torch.compile(model.backbone, dynamic=True)
+    rows = []
+    for shape, (points, prompt) in SHAPES.items():
+        tokens = 2 * points + prompt
+        embeds = torch.randn(args.sequences, tokens, params.model.n_embd)
+        for name, batch, use_compiled in VARIANTS:
+            backbone = compiled if use_compiled else model.backbone
+
+            def run() -> None:
+                with torch.inference_mode():
+                    for i in range(0, args.sequences, batch):
+                        backbone(inputs_embeds=embeds[i : i + batch])
+
+            seconds = median_seconds(run, args.repeats)
+            flops = args.sequences * forward_flops(params.model.n_embd, params.model.n_layer, tokens)
+            rows.append({"shape": shape, "variant": name, "batch": batch, "tokens/s": round(args.sequences * tokens / seconds),
+                         "GFLOP/s": round(flops / seconds / 1e9, 1), "fraction of peak": f"{flops / seconds / peak:.0%}"})
+            print(" | ".join(str(v) for v in rows[-1].values()), flush=True)
+    print(f"\nmatmul peak ({params.threads} threads): {peak / 1e9:.0f} GFLOP/s")
+    print("| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]))
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in row.values()) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"peak_flop_per_s": peak, "threads": params.threads, "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
