@@ -16,11 +16,15 @@ from pathlib import Path
 import yaml
 
 
-def locked_outputs() -> set[str]:
-    """The outputs dvc.lock records (a stage never run yet has none to pull)."""
+def locked_stages() -> dict[str, dict]:
+    """The stages dvc.lock records (a stage never run yet has nothing to pull)."""
     lock = Path("dvc.lock")
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
-    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
+    return (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
+
+
+def locked_outputs() -> set[str]:
+    """The outputs dvc.lock records."""
+    return {out["path"] for stage in locked_stages().values() for out in stage.get("outs", [])}
 
 
 def missing_outputs() -> list[str]:
@@ -51,7 +55,8 @@ def pull(remote: str | None = None) -> int:
     """Run ``dvc pull``; on failure print what is missing and how to fix it. Returns the exit status."""
     name, url = remote_url(remote)
     print(f"dvc pull from remote {name!r} ({url})", flush=True)
-    result = subprocess.run(["dvc", "pull", *(["-r", remote] if remote else [])], capture_output=True, text=True)
+    targets = sorted(locked_stages())  # not `dvc pull` alone: it fails on the outputs of stages never run
+    result = subprocess.run(["dvc", "pull", *(["-r", remote] if remote else []), *targets], capture_output=True, text=True)
     sys.stdout.write(result.stdout)
     missing = missing_outputs()
     if result.returncode == 0 and not missing:
