@@ -149,6 +149,12 @@ def test_final_long_context_phase():
     assert [points_at(curriculum, s, 1000) for s in (0, 100, 500, 949, 950, 999)] == [11, 21, 31, 31, 81, 81]
 
 
+def test_long_context_every_kth_step():
+    curriculum = CurriculumConfig(points_start=11, points_end=31, points_step=10, step_every=100,
+                                  final_points=81, final_every=4)
+    assert [points_at(curriculum, s, 1000) for s in (0, 1, 3, 4, 101, 104, 999)] == [81, 11, 11, 81, 21, 81, 31]
+
+
 def test_lr_schedule_warmup_then_cosine_to_floor():
     config = TrainConfig(steps=1000, lr=1e-3, warmup_steps=100, min_lr_ratio=0.1)
     assert lr_at(config, 0) == pytest.approx(1e-5)

@@ -153,8 +153,11 @@ class TaskConfig(Section):
 class CurriculumConfig(Section):
     """Points per sequence: points_start, + points_step every step_every steps, up to points_end;
     then, for the last ``final_steps`` steps of the run, ``final_points`` (0 steps: no final phase).
-    Short sequences are cheap: most steps can teach the in-context algorithm at points_end, and a
-    final phase trains the positions the longer contexts of later experiments need.
+    Short sequences are cheap: most steps can teach the in-context algorithm at points_end, and
+    ``final_points`` trains the positions the longer contexts of later experiments need. Trained only
+    in a final phase, those positions are learned apart and lean on the last short position, whose
+    own prediction breaks (bench/exploration.md, "the position-30 hole"); ``final_every`` = k > 0
+    draws final_points on every k-th step of the whole run instead, so all positions learn together.
 
     Degree (random-degree classes only): the drawn degree is capped at degree_start + 1 every
     degree_every steps, up to the task's max_degree; degree_start >= max_degree turns it off.
@@ -168,6 +171,7 @@ class CurriculumConfig(Section):
     degree_every: Count = 1
     final_points: Count = 81
     final_steps: Index = 0
+    final_every: Index = 0
 
     @model_validator(mode="after")
     def _points_grow(self) -> CurriculumConfig:

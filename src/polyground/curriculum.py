@@ -16,8 +16,9 @@ BatchFn = Callable[[int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 def points_at(curriculum: CurriculumConfig, step: int, steps: int) -> int:
     """Points per sequence at ``step`` of a ``steps``-step run: start, + points_step every
-    step_every steps, capped at points_end; final_points in the last final_steps steps."""
-    if step >= steps - curriculum.final_steps:
+    step_every steps, capped at points_end; final_points in the last final_steps steps and on
+    every final_every-th step."""
+    if step >= steps - curriculum.final_steps or (curriculum.final_every and step % curriculum.final_every == 0):
         return curriculum.final_points
     grown = curriculum.points_start + curriculum.points_step * (step // curriculum.step_every)
     return min(curriculum.points_end, grown)
