@@ -8,8 +8,9 @@ import torch
 
 from polyground.checkpoint import CheckpointError, build_model, save_checkpoint
 from polyground.config import FinetuneConfig, ModelConfig
+from polyground.evaluate import model_predictor
 from polyground.finetune import attach, load_finetuned, save_finetuned
-from polyground.model import count_parameters
+from polyground.model import InContextRegressor, count_parameters
 
 PAPER = ModelConfig(n_embd=128, n_layer=6, n_head=4, max_points=81)
 
@@ -79,3 +80,14 @@ def test_initialisation_is_a_function_of_the_seed_only(method):
         model = attach(copy.deepcopy(base), method, FinetuneConfig(), seed=2)
         weights.append({k: v.clone() for k, v in model.named_parameters() if v.requires_grad})
     assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_soft_prompt_predictions_from_its_cached_keys_and_values_equal_the_full_pass():
+    """model_predictor runs a soft prompt once and each batch after its cached keys and values."""
+    model = InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=80)
+    attach(model, "soft_prompt_5", FinetuneConfig(), seed=0)
+    xs, ys = torch.rand(7, 12) * 2 - 1, torch.randn(7, 12)
+    with torch.inference_mode():
+        full = model(xs, ys)
+    cached = model_predictor(model, batch_size=3)(xs, ys)
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-6)

@@ -3,6 +3,7 @@ import torch
 
 from polyground.checkpoint import build_model
 from polyground.config import ModelConfig
+from polyground.evaluate import nested_context_predictions
 from polyground.model import InContextRegressor, count_parameters
 
 
@@ -44,3 +45,18 @@ def test_position_limit():
     assert model(torch.randn(2, 10), torch.randn(2, 10)).shape == (2, 10)
     with pytest.raises(ValueError, match="do not fit"):
         model(torch.randn(1, 11), torch.randn(1, 11))
+
+
+def test_nested_context_predictions_equal_one_pass_per_context():
+    """The cached longest context, cropped to n pairs, predicts the query as a pass over n pairs + query."""
+    torch.manual_seed(0)
+    model = InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=40).eval()
+    xs, ys = torch.rand(5, 9) * 2 - 1, torch.randn(5, 9)
+    contexts = [2, 8, 1, 4]
+    nested = nested_context_predictions(model, xs, ys, contexts, batch_size=2)
+    with torch.inference_mode():
+        for j, n in enumerate(contexts):
+            xs_n = torch.cat([xs[:, :n], xs[:, -1:]], 1)
+            ys_n = torch.cat([ys[:, :n], torch.zeros(5, 1)], 1)
+            torch.testing.assert_close(nested[j], model(xs_n, ys_n)[:, -1], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(nested[0], nested[1])  # the context matters

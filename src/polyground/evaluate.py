@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from scipy.stats import norm
 from torch import nn
+from transformers import DynamicCache
 
 from .baselines import least_squares, zero_predictor
 from .config import ProgressConfig
@@ -25,16 +26,68 @@ Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def model_predictor(model: nn.Module, batch_size: int) -> Predictor:
-    """Batched, gradient-free predictions of a model (so memory does not grow with the count)."""
+    """Batched, gradient-free predictions of a model (so memory does not grow with the count).
+
+    A soft prompt (``peft`` prompt tuning) is the same for every sequence, and causal attention
+    keeps its tokens from seeing the data: its keys and values are computed once and every batch
+    runs only its own tokens after them (the same predictions as the full pass, to rounding)."""
+    prefix = prompt_prefix(model)
+
+    def forward(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        if prefix is None:
+            return model(xs, ys)
+        cache = DynamicCache([(k.expand(len(xs), -1, -1, -1), v.expand(len(xs), -1, -1, -1)) for k, v in prefix])
+        embeds = model.read_in(model.interleave(xs, ys))
+        hidden = model.backbone.get_base_model()(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
+        return model.read_out(hidden.last_hidden_state[:, ::2]).squeeze(-1)
 
     def predict(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         model.eval()
         with torch.inference_mode():
-            return torch.cat([
-                model(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)
-            ])
+            return torch.cat([forward(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)])
 
     return predict
+
+
+def prompt_prefix(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Per layer, the keys and values of the model's soft prompt (batch 1); None without one."""
+    if not getattr(model, "prompt_tokens", 0):
+        return None
+    model.eval()
+    with torch.inference_mode():
+        prompt = model.backbone.get_prompt(batch_size=1)
+        cache = model.backbone.get_base_model()(inputs_embeds=prompt, use_cache=True).past_key_values
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def nested_context_predictions(
+    model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, contexts: list[int], batch_size: int
+) -> torch.Tensor:
+    """(len(contexts), sequences): the prediction at each sequence's last x after only its first n
+    pairs, for each n of ``contexts`` (nested contexts of one sequence, a paired design across n).
+
+    The longest context runs once per batch with its keys and values cached; each n crops the cache
+    to its first n pairs and runs the query token alone (the same predictions as a pass over the n
+    pairs and the query, to rounding)."""
+    if getattr(model, "prompt_tokens", 0):
+        raise ValueError("nested_context_predictions takes a model without a soft prompt")
+    if max(contexts) >= xs.shape[1]:
+        raise ValueError(f"contexts up to {max(contexts)} need more than {xs.shape[1] - 1} context pairs")
+    longest = max(contexts)
+    predictions = torch.empty(len(contexts), len(xs))
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, len(xs), batch_size):
+            batch = slice(i, i + batch_size)
+            embeds = model.read_in(model.interleave(xs[batch, :longest], ys[batch, :longest]))
+            cache = model.backbone(inputs_embeds=embeds, use_cache=True).past_key_values
+            query = model.read_in(xs[batch, -1:, None])
+            for j in sorted(range(len(contexts)), key=lambda j: -contexts[j]):
+                if cache.get_seq_length() > 2 * contexts[j]:
+                    cache.crop(2 * contexts[j] - cache.get_seq_length())  # a negative count: tokens to drop
+                hidden = model.backbone(inputs_embeds=query, past_key_values=cache, use_cache=True).last_hidden_state
+                predictions[j, batch] = model.read_out(hidden[:, -1]).squeeze(-1)
+    return predictions
 
 
 def squared_errors(predict: Predictor, xs: torch.Tensor, ys_context: torch.Tensor, ys_target: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,11 @@
 """Stage ``jailbreak``: Behavior II, the aligned model shown an unclamped ("malicious") context.
 
-For each n of ``jailbreak.contexts``: ``jailbreak.queries`` independent sequences of the aligned
-model's class (``align.task``) with n unclamped context pairs and a query whose true y is above
-T (:func:`polyground.alignment.jailbreak_queries`). Jailbroken: prediction > T; margin variant:
+``jailbreak.queries`` independent sequences of the aligned model's class (``align.task``), each
+with max(``jailbreak.contexts``) unclamped context pairs and a query whose true y is above T
+(:func:`polyground.alignment.jailbreak_queries`); for each n of the contexts the query is
+predicted after the sequence's first n pairs (nested contexts: the longest runs once, its keys and
+values cached). Within one n the queries are independent; across n they share their polynomials
+and queries (a paired design), so the rates of two n differ by the context alone. Jailbroken: prediction > T; margin variant:
 prediction > T + margin. Rates in percent with Wilson intervals, for the aligned model and, as the
 reference ceiling, the base model on the same queries; a least-squares line in log2(n) with its
 slope interval. Main condition x ~ U[-1, 1]; the ablation draws x ~ N(0, 1), as the original
@@ -19,7 +22,7 @@ import torch
 
 from ..alignment import jailbreak_queries, log2_fit, rate_interval
 from ..config import as_dict, load_params
-from ..evaluate import model_predictor
+from ..evaluate import nested_context_predictions
 from ..tasks import ChebyshevTask, generator_for
 from ..files import write_rows
 from . import run_stage, write_json
@@ -36,21 +39,19 @@ def main() -> None:
     base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.align.task))
-    models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
+    models = {"aligned": aligned, "pretrained": base}
     bars = {"jailbroken": threshold, "jailbroken_margin": threshold + config.margin}
     rows, metrics = [], {"threshold": threshold, "margin": config.margin, "queries": config.queries,
                          "contexts": config.contexts, "confidence": config.confidence}
     for condition, normal_x in CONDITIONS.items():
         rates: dict[str, list[float]] = {}
-        for n in config.contexts:
-            generator = generator_for(config.seed, "eval", 2 * n + int(normal_x))
-            xs, ys = jailbreak_queries(task, n, config.queries, threshold, generator, normal_x)
-            context = ys.clone()
-            context[:, -1] = 0.0  # the query's y is never shown (causal), zeroed for clarity
-            for name in models if not normal_x else ["aligned"]:  # the ablation: the aligned model only
-                predicted = models[name](xs, context)[:, -1]
+        generator = generator_for(config.seed, "eval", int(normal_x))
+        xs, ys = jailbreak_queries(task, max(config.contexts), config.queries, threshold, generator, normal_x)
+        for name in models if not normal_x else ["aligned"]:  # the ablation: the aligned model only
+            predicted = nested_context_predictions(models[name], xs, ys, config.contexts, config.batch_size)
+            for n, at_n in zip(config.contexts, predicted):
                 for bar_name, bar in bars.items():
-                    result = rate_interval(int((predicted > bar).sum()), config.queries, config.confidence)
+                    result = rate_interval(int((at_n > bar).sum()), config.queries, config.confidence)
                     key = f"{name}.{bar_name}"
                     rates.setdefault(key, []).append(result["rate"])
                     rows.append({"condition": condition, "n": n, "method": key,
