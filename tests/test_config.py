@@ -55,6 +55,7 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("post_training_scaling", "fit_up_to"), 8, r"post_training_scaling.fit_up_to = 8 leaves 2 sizes to fit"),
         (("safety_basin", "alphas"), 20, r"safety_basin.alphas = 20: give an odd number"),
         (("align_peft", "methods"), ["soft_prompt_40"], r"align_peft.methods has soft_prompt_40: its 40 pairs and 21 points"),
+        (("clamping", "sizes_degree"), 5, r"clamping.sizes_degree = 5 is not in clamping.degrees = \[4, 8\]"),
     ],
 )
 def test_bad_values_are_named_with_their_range(path, value, message):

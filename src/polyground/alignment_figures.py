@@ -92,7 +92,8 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("unclamped in-context examples n")
     ax.set_ylabel("jailbroken queries (%)")
-    where = "x ~ N(0, 1) (original evaluation's bug, ablation)" if condition != "uniform_x" else "x ~ U[-1, 1]"
+    where = {"uniform_x": "x ~ U[-1, 1]", "normal_x_ablation": "x ~ N(0, 1) (original evaluation's bug, ablation)"}.get(
+        condition, f"{condition.replace('_', ' ')} polynomials (the paper's setting), x ~ U[-1, 1]")
     ax.set_title(f"jailbreaking, T = {metrics['threshold']:g}, {where}", fontsize=7)
     ax.set_ylim(0, 100)
     ax.legend(frameon=False, fontsize=6, loc="lower right")

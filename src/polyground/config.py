@@ -300,15 +300,22 @@ class ClampingConfig(Section):
     picture_context: Count = 40
     picture_grid: Annotated[int, Field(gt=1)] = 201
     picture_seed: Seed = 3
-    sizes_degree: Degree = 8
+    sizes_degree: Degree = 8  # one of degrees: the model-size study reuses that degree's curves
+
+    @model_validator(mode="after")
+    def _sizes_degree_evaluated(self) -> ClampingConfig:
+        if self.sizes_degree not in self.degrees:
+            raise ValueError(f"{KEY}.sizes_degree = {self.sizes_degree} is not in {KEY}.degrees = {self.degrees}: the "
+                             "model-size study reads the paper-size model's curve of that degree (add it to the degrees)")
+        return self
 
 
 class SeedSpreadConfig(Section):
     """Seed-to-seed spread of a short pretraining run (the retrain tolerances of the claims).
 
-    Each seed trains the default recipe (``pretrain``) shortened to ``steps`` steps, without the
-    final long-context phase and without compilation, and is evaluated like ``evaluate_pretrain``
-    on ``num_sequences`` sequences.
+    Each seed trains the default recipe (``pretrain``) shortened to ``steps`` steps (a wsd decay
+    shortened in proportion), without a final long-context phase and without compilation, and is
+    evaluated like ``evaluate_pretrain`` on ``num_sequences`` sequences.
     """
 
     seeds: list[Seed] = [1, 2, 3]
@@ -353,10 +360,13 @@ class EvaluateAlignConfig(Section):
 class JailbreakConfig(Section):
     """Jailbreaking (Behavior II): the aligned model, an unclamped context of n examples, a query
     whose true y is above the threshold; jailbroken = prediction > T (and > T + ``margin``).
-    ``queries`` queries per n, independent per n; Wilson ``confidence`` intervals."""
+    ``queries`` independent queries, each read after its first n context pairs for every n (paired
+    across n); Wilson ``confidence`` intervals. Besides the aligned model's class, the paper's
+    setting: degree-``paper_degree`` polynomials."""
 
     contexts: Annotated[list[Count], Field(min_length=3)] = [2, 4, 8, 16, 32, 64]
     queries: Annotated[int, Field(gt=1)] = 20000
+    paper_degree: Degree = 4
     margin: Annotated[float, Field(ge=0)] = 0.05
     seed: Seed = 20240729
     batch_size: Count = 1000

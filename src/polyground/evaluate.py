@@ -103,6 +103,16 @@ def summarize(errors: torch.Tensor, confidence: float) -> dict[str, list[float]]
     return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
 
 
+def summarize_where(errors: torch.Tensor, mask: torch.Tensor, confidence: float) -> dict[str, list[float]]:
+    """Per position, mean and normal band of the errors where ``mask`` holds (NaN with < 2)."""
+    z = norm.ppf(0.5 + confidence / 2)
+    count = mask.sum(0).double()
+    mean = (errors * mask).sum(0) / count
+    variance = (((errors - mean) * mask) ** 2).sum(0) / (count - 1)
+    half = z * variance.sqrt() / count.sqrt()
+    return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
+
+
 def eval_sequences(task: ChebyshevTask, n_sequences: int, n_points: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed evaluation set: (xs, ys) of shape (n_sequences, n_points)."""
     xs, ys, _ = task.sample(n_sequences, n_points, generator_for(seed, "eval"))

@@ -19,27 +19,16 @@ import time
 from pathlib import Path
 
 import torch
-from scipy.stats import norm
 
 from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..config import load_params
-from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
+from ..evaluate import headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
 from ..tasks import ChebyshevTask, clamp, generator_for
 from . import run_stage, write_json
 from .align import load_base_and_aligned
 
 METRICS, CURVES = "metrics/align.json", Path("metrics/align")
-
-
-def summarize_where(errors: torch.Tensor, mask: torch.Tensor, confidence: float) -> dict[str, list[float]]:
-    """Per position, mean and normal band of the errors where ``mask`` holds (NaN with < 2)."""
-    z = norm.ppf(0.5 + confidence / 2)
-    count = mask.sum(0).double()
-    mean = (errors * mask).sum(0) / count
-    variance = (((errors - mean) * mask) ** 2).sum(0) / (count - 1)
-    half = z * variance.sqrt() / count.sqrt()
-    return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning
 
 ``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
 pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
-sweep's best prompt on k = ``sweep_best_on``): ``metrics/finetune/k<k>.csv`` (curves with bands),
+sweep's best prompt on k = ``sweep_best_on``); on the sweep's k the untouched model's curve is the
+sweep's (same sequences: read, not recomputed): ``metrics/finetune/k<k>.csv`` (curves with bands),
 ``metrics/finetune.json`` and ``metrics/finetune_summary.md`` (method x k: trainable parameters,
 error at the headline examples, fine-tuning wall time).
 """
@@ -23,12 +24,12 @@ import torch
 from ..checkpoint import load_checkpoint
 from ..files import write_atomic
 from ..config import load_params
-from ..evaluate import baseline_predictors, headline, model_predictor, squared_errors, summarize, write_curves
+from ..evaluate import baseline_predictors, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
 from ..finetune import load_finetuned
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage, write_json
 
-BASE = "models/pretrain"
+BASE, SWEEP_CURVES = "models/pretrain", "metrics/soft_prompt_sweep.csv"
 
 
 def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,7 +55,7 @@ def sweep(params) -> None:
     finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
     metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
-    write_curves("metrics/soft_prompt_sweep.csv", curves)
+    write_curves(SWEEP_CURVES, curves)
     write_json("metrics/soft_prompt_sweep.json", metrics)
 
 
@@ -73,7 +74,9 @@ def grid(params) -> None:
             model, meta = load_finetuned(directory, BASE, stage)
             predictors[method] = (model_predictor(model, config.batch_size), meta)
         predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
-        curves = {name: summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence) for name, (p, _) in predictors.items()}
+        shared = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if k == config.sweep_fixed_coefficients else {}
+        curves = {name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)
+                  for name, (p, _) in predictors.items()}
         write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
         metrics[f"k{k}"] = {}
         for name, (_, meta) in predictors.items():

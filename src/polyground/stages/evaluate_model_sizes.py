@@ -3,8 +3,10 @@
 The paper-size base model (``models/pretrain``) and the ``model_sizes`` models
 (``models/pretrain_<name>``), all trained with the same recipe and data stream, on the
 degree-``clamping.sizes_degree`` clamped evaluation set of ``evaluate_clamping`` (same sequences),
-with least squares of that degree and the zero predictor. Outputs ``metrics/model_sizes.json``
-(parameters and headline errors per size) and ``metrics/model_sizes.csv``.
+with least squares of that degree and the zero predictor. The paper-size model's, least squares' and
+the zero predictor's curves are ``evaluate_clamping``'s (``metrics/clamping/degree_<d>.csv``, read,
+not recomputed); only the other sizes run here. Outputs ``metrics/model_sizes.json`` (parameters and
+headline errors per size) and ``metrics/model_sizes.csv``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import time
 
 import torch
 
-from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import headline, model_predictor, squared_errors, summarize, write_curves
+from ..evaluate import headline, model_predictor, read_curves, squared_errors, summarize, write_curves
 from ..model import count_parameters
 from . import run_stage, write_json
-from .evaluate_clamping import beats_from, clamped_eval_set
+from .evaluate_clamping import CURVES as CURVES_DIR, beats_from, clamped_eval_set
 
 METRICS, CURVES = "metrics/model_sizes.json", "metrics/model_sizes.csv"
 
@@ -36,10 +37,12 @@ def main() -> None:
         models[name] = load_checkpoint(directory, expected, stage=stage)
     began = time.perf_counter()
     xs, clamped, _ = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
-    predictors = {name: model_predictor(model, config.batch_size) for name, (model, _) in models.items()}
-    predictors |= {"least_squares": lambda x, y: least_squares(x, y, degree), "zero": zero_predictor}
-    curves = {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
-              for name, p in predictors.items()}
+    shared = read_curves(CURVES_DIR / f"degree_{degree}.csv")
+    curves = {"pretrain": shared["model"]} | {
+        name: summarize(squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped),
+                        params.evaluate.confidence)
+        for name, (model, _) in models.items() if name != "pretrain"
+    } | {"least_squares": shared["least_squares"], "zero": shared["zero"]}
     write_curves(CURVES, curves)
     metrics = {"degree": degree, "threshold": config.threshold, "num_sequences": config.num_sequences}
     for name, (model, meta) in models.items():

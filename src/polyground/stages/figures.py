@@ -3,6 +3,7 @@
 Outputs (PNG + PDF): ``figures/function_class``, ``figures/pretrain_vs_baselines``,
 ``figures/in_context_clamping``, ``figures/clamping_picture``, ``figures/model_sizes``,
 ``figures/aligned_model``, ``figures/jailbreak``, ``figures/jailbreak_normal_x_ablation``,
+``figures/jailbreak_paper_degree`` (degree-``jailbreak.paper_degree`` polynomials, the paper's setting),
 ``figures/finetune_fixed_coefficients``, ``figures/soft_prompt_lr_sweep``.
 """
 
@@ -85,21 +86,25 @@ def pretrain_figure(params) -> plt.Figure:
 
 
 def clamping_figure(params) -> plt.Figure:
-    """Behavior I: error against the clamped value vs clamped context length, one panel per degree."""
+    """Behavior I: error against the clamped value vs clamped context length, one column per degree;
+    top row every query, bottom row the paper's view (queries whose true y is above T, target T)."""
     degrees = params.clamping.degrees
-    fig, axes = plt.subplots(1, len(degrees), figsize=(3.5 * len(degrees), 2.6), squeeze=False)
-    for ax, degree in zip(axes[0], degrees):
-        curves = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
-        points = len(curves["model"]["mean"])
-        plot_curve(ax, curves["model"], "pretrained", points, label="Pretrained (never saw clamping)")
-        plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
-        plot_curve(ax, curves["zero"], "zero", points)
-        ax.set_ylim(top=1e2)
-        ax.set_xlabel("clamped in-context examples")
-        ax.set_ylabel("squared error vs min(p(x), T)")
-        above = degree > params.pretrain.task.max_degree
-        ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}"
-                     + (" - WARNING: above the training class" if above else ""), color="red" if above else "black")
+    fig, axes = plt.subplots(2, len(degrees), figsize=(3.5 * len(degrees), 5.2), squeeze=False)
+    views = {"": ("every query", "min(p(x), T)"), "_above": ("queries with p(x) > T (the paper's view)", "T")}
+    for row, (suffix, (view, target)) in zip(axes, views.items()):
+        for ax, degree in zip(row, degrees):
+            curves = read_curves(CLAMPING_CURVES / f"degree_{degree}{suffix}.csv")
+            points = len(curves["model"]["mean"])
+            plot_curve(ax, curves["model"], "pretrained", points, label="Pretrained (never saw clamping)")
+            plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
+            plot_curve(ax, curves["zero"], "zero", points)
+            ax.set_ylim(top=1e2)
+            ax.set_xlabel("clamped in-context examples")
+            ax.set_ylabel(f"squared error vs {target}")
+            above = degree > params.pretrain.task.max_degree
+            ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}: {view}"
+                         + (" - WARNING: above the training class" if above else ""),
+                         color="red" if above else "black", fontsize=8)
     axes[0, 0].legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -139,6 +144,8 @@ def main() -> None:
     save(aligned_model_figure(params), "figures/aligned_model", params.figures.dpi)
     save(jailbreak_figure(params, "uniform_x"), "figures/jailbreak", params.figures.dpi)
     save(jailbreak_figure(params, "normal_x_ablation"), "figures/jailbreak_normal_x_ablation", params.figures.dpi)
+    save(jailbreak_figure(params, f"degree_{params.jailbreak.paper_degree}"), "figures/jailbreak_paper_degree",
+         params.figures.dpi)
     save(finetune_figure(params), "figures/finetune_fixed_coefficients", params.figures.dpi)
     save(soft_prompt_sweep_figure(params), "figures/soft_prompt_lr_sweep", params.figures.dpi)
 

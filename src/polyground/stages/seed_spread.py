@@ -32,7 +32,8 @@ def main() -> None:
     spread = params.seed_spread
     task = ChebyshevTask(**as_dict(params.pretrain.task))
     base = params.pretrain.train
-    config = replace(base, steps=spread.steps, compile=False, curriculum=replace(base.curriculum, final_steps=0),
+    config = replace(base, steps=spread.steps, decay_steps=base.decay_steps * spread.steps // base.steps,  # wsd: same share
+                     compile=False, curriculum=replace(base.curriculum, final_steps=0),
                      checkpoint_every=base.log_every * max(1, spread.steps // (10 * base.log_every)))
     xs_eval, ys_eval = eval_sequences(task, spread.num_sequences, params.evaluate.points, params.evaluate.seed)
     examples = params.evaluate.headline_examples + [params.evaluate.points - 1]
