@@ -5,14 +5,14 @@
 #   scripts/long_run.sh publish    copy its state to resume/pretrain/, push it to the DVC remote and stage
 #                                  it (with its progress log and figure) for a commit: once a session
 #   scripts/long_run.sh status     is it running, and its last progress evaluations
-# The recipe is params.yaml with configs/$POLYGROUND_LONG_SET.yaml (default base_long) merged over it.
+# The recipe is params.yaml (pretrain.train), with configs/$POLYGROUND_LONG_SET.yaml merged over it if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure_venv.sh >/dev/null
-set_name=${POLYGROUND_LONG_SET:-base_long}
-stage=(python -m polyground.stages.pretrain --set "$set_name")
+set_name=${POLYGROUND_LONG_SET:-}
+stage=(python -m polyground.stages.pretrain ${set_name:+--set "$set_name"})
 log=runs/pretrain_long.log
-running() { pgrep -f "polyground.stages.pretrain --set $set_name" >/dev/null; }
+running() { pgrep -f "polyground.stages.pretrain ${set_name:+--set $set_name }--continue" >/dev/null; }
 
 case "${1:-}" in
   continue)

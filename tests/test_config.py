@@ -36,7 +36,7 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("jailbreak", "contexts"), [4, 4, 4], r"jailbreak.contexts = \[4, 4, 4\]: give distinct context lengths"),
         (("evaluate", "headline_examples"), [], r"evaluate.headline_examples = \[\] has 0 values: give at least 1 item"),
         (("evaluate", "headline_examples"), [-1, 5], r"evaluate.headline_examples.0 = -1 is out of range: allowed >= 0"),
-        (("pretrain", "train", "schedule"), "wsd", r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay"),
+        (("pretrain", "train", "decay_steps"), 0, r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay"),
         (("pretrain", "progress", "examples"), [5, 90], r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40"),
         (("finetune", "methods"), ["lora", "prefix"], r"finetune.methods.1 = 'prefix' is out of range: allowed values"),
         (("model_sizes", "small", "width"), 8, r"unknown key model_sizes.small.width: allowed keys here are n_embd, n_head, n_layer"),
