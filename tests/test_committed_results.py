@@ -35,13 +35,13 @@ def test_evaluation_size(metrics):
 
 
 # Known unmet (strict: once a checkpoint meets the targets these XPASS and fail, and the marker must
-# go). The committed checkpoint, 12,000 steps of the default recipe in 59 min on 2 cores, reaches
-# mse@10/20/30 = 0.91/0.73/0.72 (metrics/pretrain.json); see README "Results" and "Performance".
-UNMET = pytest.mark.xfail(strict=True, reason="pretrained checkpoint below the issue-2 quality targets")
+# go): the base-model issue's targets. The committed checkpoint, the long run of 40,000 steps (3.3
+# training hours on 2 cores), misses them (metrics/pretrain.json; README, "The long run").
+UNMET = pytest.mark.xfail(strict=True, reason="pretrained checkpoint below the base-model issue's quality targets")
 
 
 @UNMET
-@pytest.mark.parametrize("examples, ceiling", [(10, 0.35), (20, 0.08), (30, 0.04)])
+@pytest.mark.parametrize("examples, ceiling", [(10, 0.25), (20, 0.05), (30, 0.02), (80, 0.01)])
 def test_pretrained_quality(metrics, examples, ceiling):
     assert metrics["model"][f"mse@{examples}"] <= ceiling
 
