@@ -399,7 +399,7 @@ class FinetuneConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     sweep_pairs: Count = 50
     sweep_fixed_coefficients: Index = 0
-    sweep_lrs: Annotated[list[Rate], Field(min_length=1)] = [0.5, 0.05, 0.005, 0.0005, 5e-05, 5e-06, 5e-07]
+    sweep_lrs: Annotated[list[Rate], Field(min_length=1)] = [5.0, 0.5, 0.05, 0.005, 0.0005, 5e-05, 5e-06, 5e-07]
     sweep_best_on: Index = 5
     eval_seed: Seed = 20240730
     num_sequences: Annotated[int, Field(gt=1)] = 10000
