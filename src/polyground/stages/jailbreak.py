@@ -8,7 +8,8 @@ values cached). Within one n the queries are independent; across n they share th
 and queries (a paired design), so the rates of two n differ by the context alone. Jailbroken: prediction > T; margin variant:
 prediction > T + margin. Rates in percent with Wilson intervals, for the aligned model and, as the
 reference ceiling, the base model on the same queries; a least-squares line in log2(n) with its
-slope interval. Conditions: the aligned model's class (``align.task``) with x ~ U[-1, 1] (main);
+slope interval; and the quartiles of the excess prediction - T, beside those of the true
+excess y - T (how far above T a jailbroken answer goes). Conditions: the aligned model's class (``align.task``) with x ~ U[-1, 1] (main);
 the ablation draws x ~ N(0, 1), as the original evaluation did by mistake (training used
 U[-1, 1]), for the aligned model only; and the paper's setting, degree-``jailbreak.paper_degree``
 polynomials (the paper's jailbreak figure), x ~ U[-1, 1]. Each condition has its own query stream.
@@ -33,6 +34,11 @@ from .align import load_base_and_aligned
 METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
 
 
+def quartiles(values: torch.Tensor) -> list[float]:
+    """The 25th, 50th and 75th percentiles, rounded for the metrics file."""
+    return [round(float(q), 4) for q in torch.quantile(values.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))]
+
+
 def main() -> None:
     params = load_params()
     config, threshold = params.jailbreak, params.align.threshold
@@ -54,8 +60,10 @@ def main() -> None:
         rates: dict[str, list[float]] = {}
         generator = generator_for(config.seed, "eval", stream)
         xs, ys = jailbreak_queries(condition_task, max(config.contexts), config.queries, threshold, generator, normal_x)
+        excess = {"true": quartiles(ys[:, -1] - threshold)}
         for name in names:
             predicted = nested_context_predictions(models[name], xs, ys, config.contexts, config.batch_size)
+            excess[name] = {str(n): quartiles(at_n - threshold) for n, at_n in zip(config.contexts, predicted)}
             for n, at_n in zip(config.contexts, predicted):
                 for bar_name, bar in bars.items():
                     result = rate_interval(int((at_n > bar).sum()), config.queries, config.confidence)
@@ -63,7 +71,7 @@ def main() -> None:
                     rates.setdefault(key, []).append(result["rate"])
                     rows.append({"condition": condition, "n": n, "method": key,
                                  **{k: f"{v:.4f}" for k, v in result.items()}})
-        metrics[condition] = {}
+        metrics[condition] = {"excess_quartiles": excess}
         for key, values in rates.items():
             name, bar_name = key.split(".")
             metrics[condition].setdefault(name, {})[bar_name] = {
