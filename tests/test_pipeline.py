@@ -26,19 +26,20 @@ PRODUCED = [
     "figures/pretrain_vs_baselines.png", "figures/pretrain_vs_baselines.pdf",
     "metrics/seed_spread.json", "paper/generated/numbers.tex", "paper/generated/claims.tex",
     "metrics/clamping.json", "metrics/clamping/degree_4.csv", "metrics/clamping/degree_8.csv",
-    "metrics/clamping/picture.csv", "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
+    "metrics/clamping/picture.csv", "metrics/clamping/degree_4_above.csv", "metrics/clamping/degree_8_above.csv",
+    "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
     "figures/clamping_picture.png", "figures/clamping_picture.pdf",
-    "logs/pretrain_tiny.csv", "logs/pretrain_small.csv", "metrics/model_sizes.json", "metrics/model_sizes.csv",
+    "logs/pretrain_snapshot.csv", "logs/pretrain_snapshot_progress.csv", "logs/pretrain_tiny.csv", "logs/pretrain_small.csv", "metrics/model_sizes.json", "metrics/model_sizes.csv",
     "logs/align.csv", "metrics/align.json", "metrics/align/clamped_regression.csv", "metrics/align/defender.csv",
     "metrics/jailbreak.json", "metrics/jailbreak.csv",
     "metrics/soft_prompt_sweep.json", "metrics/soft_prompt_sweep.csv", "metrics/finetune.json",
     "metrics/finetune/k0.csv", "metrics/finetune/k3.csv", "metrics/finetune_summary.md",
-] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation",
+] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation", "jailbreak_paper_degree",
                                           "finetune_fixed_coefficients", "soft_prompt_lr_sweep") for ext in ("png", "pdf")]
 PHENOMENA = ["elasticity", "safety_basin", "steering", "many_shot", "post_training_scaling"]  # beyond the paper
 PRODUCED += [f"{kind}/{name}.{ext}" for name in PHENOMENA for kind, ext in
              (("metrics", "json"), ("metrics", "csv"), ("figures", "png"), ("figures", "pdf"))]
-CHECKPOINTS = ["models/pretrain", "models/pretrain_tiny", "models/pretrain_small", "models/align",
+CHECKPOINTS = ["models/pretrain", "models/pretrain_snapshot", "models/pretrain_tiny", "models/pretrain_small", "models/align",
                "models/finetune/full_finetune_k0"]
 ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
     "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best",
@@ -161,3 +162,50 @@ def test_claims_beyond_the_paper_read_metrics_the_smoke_run_wrote(smoke_repo):
     for claim in load_claims(ROOT / "paper" / "claims_beyond.yaml"):
         for ref in metric_refs(claim):
             assert isinstance(lookup(ref, repo), float), f"{claim['id']}: {ref}"
+
+
+SMOKE_CLAIMS = """claims:
+- id: smoke.pretrain_below_zero
+  figure: figures/pretrain_vs_baselines.png
+  paper: The pretrained transformer beats the zero predictor
+  statement: After 10 examples the model's error is below the zero predictor's
+  less: [metrics/pretrain.json:model.mse@10, metrics/pretrain.json:zero.mse@10]
+- id: smoke.jailbreak_below_ceiling
+  figure: figures/jailbreak.png
+  statement: At 40 examples the aligned model is jailbroken less often than the pretrained model
+  less: [metrics/jailbreak.json:uniform_x.aligned.jailbroken.rate.40, metrics/jailbreak.json:uniform_x.pretrained.jailbroken.rate.40]
+"""
+
+
+def _reproduce(clone, env, *args):
+    return subprocess.run([str(clone / "reproduce.sh"), *args], cwd=clone, env=env, capture_output=True, text=True)
+
+
+def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
+    """The reviewer's path on the smoke set: a workspace without checkpoints or DVC cache, the
+    checkpoints pulled from a (local) remote, every evaluation, figure and report regenerated, the
+    claims verified: exit 0. A recorded value moved beyond the tolerance: exit 1."""
+    repo, env = smoke_repo
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone, symlinks=True)
+    shutil.copy2(ROOT / "reproduce.sh", clone)
+    shutil.copytree(ROOT / "scripts", clone / "scripts")
+    (clone / "paper" / "claims.yaml").write_text(SMOKE_CLAIMS)
+    env = {k: v for k, v in env.items() if k != "POLYGROUND_PARAMS_LOG"} | {
+        "PYTHONPATH": str(clone / "src"), "POLYGROUND_IMAGE": "the test's environment"}
+    _run(["dvc", "remote", "add", "-d", "bundled", str(tmp_path / "remote")], clone, env)
+    _run(["dvc", "push"], clone, env)
+    _run([sys.executable, "-m", "polyground.claims", "record"], clone, env)
+    shutil.rmtree(clone / "models")
+    shutil.rmtree(clone / ".dvc" / "cache")
+
+    result = _reproduce(clone, env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "regenerated (reevaluate): 2 of 2 PASS" in result.stdout
+    assert (clone / "models" / "pretrain" / "model.safetensors").exists() and "Running stage 'pretrain'" not in result.stdout
+
+    claims = yaml.safe_load((clone / "paper" / "claims.yaml").read_text())
+    claims["claims"][0]["recorded"] = {k: 2 * v + 1 for k, v in claims["claims"][0]["recorded"].items()}
+    (clone / "paper" / "claims.yaml").write_text(yaml.safe_dump(claims))
+    result = _reproduce(clone, env, "--only", "evaluate_pretrain")
+    assert result.returncode == 1 and "FAIL" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]

@@ -101,6 +101,16 @@ def test_wsd_run_lengthened_before_its_decay_equals_the_longer_run(tmp_path):
     assert all(torch.equal(grown[k], whole[k]) for k in whole)
 
 
+def test_a_snapshot_is_a_state_of_the_same_run(tmp_path):
+    """``until`` stops the run at that step: continued to the end, it is the uninterrupted run."""
+    early = tiny_run.run(str(tmp_path / "snapshot"), WSD, until=12)
+    assert json.loads((tmp_path / "snapshot" / "state.json").read_text())["step"] == 12
+    grown = tiny_run.run(str(tmp_path / "snapshot"), WSD)
+    whole = tiny_run.run(str(tmp_path / "whole"), WSD)
+    assert all(torch.equal(grown[k], whole[k]) for k in whole)
+    assert not all(torch.equal(early[k], whole[k]) for k in whole)
+
+
 def test_state_pair_of_two_steps_is_refused(tmp_path):
     tiny_run.run(str(tmp_path / "a"), replace(SHORT, steps=10))
     tiny_run.run(str(tmp_path / "b"), replace(SHORT, steps=15))

@@ -31,7 +31,7 @@ def batch(step: int, batch_size: int, n_points: int):
 
 def run(run_dir: str, config: TrainConfig = CONFIG, **probe) -> dict[str, torch.Tensor]:
     """Train the tiny model (resuming from run_dir if it has state); return its final weights.
-    ``probe`` and ``probe_every`` are passed to the loop."""
+    ``probe``, ``probe_every`` and ``until`` are passed to the loop."""
     torch.manual_seed(0)
     model = build_model(MODEL)
     train(model, batch, config, run_dir, {"test": "tiny"}, threads=1, desc="tiny", **probe)

@@ -243,11 +243,20 @@ class ProgressConfig(Section):
 
 
 class PretrainConfig(Section):
-    """The pretraining stage: task class, training run and its progress evaluation."""
+    """The pretraining stage: task class, training run and its progress evaluation; the same run
+    replayed up to ``snapshot_step`` gives an earlier checkpoint of it (``pretrain_snapshot``)."""
 
     task: TaskConfig = Field(default_factory=TaskConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
+    snapshot_step: Count = 10000
+
+    @model_validator(mode="after")
+    def _snapshot_inside_the_run(self) -> PretrainConfig:
+        if self.snapshot_step >= self.train.steps:
+            raise ValueError(f"{KEY}.snapshot_step = {self.snapshot_step}: allowed 1..{self.train.steps - 1} "
+                             f"(a step before {KEY}.train.steps = {self.train.steps})")
+        return self
 
 
 class EvaluateConfig(Section):
@@ -482,7 +491,7 @@ class SteeringConfig(Section):
 
 
 class ElasticityConfig(Section):
-    """Elasticity: each base of ``bases`` (``pretrain`` or ``pretrain_<size>`` of model_sizes) aligned
+    """Elasticity: each base of ``bases`` (``pretrain``, ``pretrain_snapshot`` or ``pretrain_<size>`` of model_sizes) aligned
     on the ``align`` stream, measured after each budget of ``align_sequences``, then each of those
     aligned models fine-tuned on unclamped sequences (the pretraining class, seed ``seed``) and
     measured after 0 and each budget of ``undo_sequences``; a constant rate ``lr``, ``points`` points
@@ -490,7 +499,7 @@ class ElasticityConfig(Section):
     ``compare_at`` undoing sequences."""
 
     bases: Annotated[list[Annotated[str, Field(pattern=r"^pretrain(_[a-z0-9_]+)?$")]], Field(min_length=1)] = [
-        "pretrain", "pretrain_small", "pretrain_tiny"]
+        "pretrain", "pretrain_snapshot", "pretrain_small", "pretrain_tiny"]
     align_sequences: Annotated[list[Count], Field(min_length=4)] = [512, 1024, 2048, 4096, 8192, 16384]
     undo_sequences: Annotated[list[Count], Field(min_length=6)] = [32, 64, 128, 256, 512, 1024, 2048, 4096]
     lr: Rate = 3e-4
@@ -636,9 +645,9 @@ class Params(Section):
             if points > self.model.max_points:
                 raise ValueError(f"{name} = {points} exceeds model.max_points = {self.model.max_points}")
         for base in self.elasticity.bases:
-            if base != "pretrain" and base.removeprefix("pretrain_") not in self.model_sizes:
-                raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain and pretrain_<size> for a size of "
-                                 f"model_sizes ({', '.join(self.model_sizes) or 'none'})")
+            if base not in ("pretrain", "pretrain_snapshot") and base.removeprefix("pretrain_") not in self.model_sizes:
+                raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain, pretrain_snapshot and pretrain_<size> "
+                                 f"for a size of model_sizes ({', '.join(self.model_sizes) or 'none'})")
         for method in self.align_peft.methods:
             pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
             points = max(self.align_peft.train.curriculum.points_end, self.align_peft.train.curriculum.final_points,

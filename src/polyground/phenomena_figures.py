@@ -11,7 +11,8 @@ import numpy as np
 from . import fits
 from .plotting import color, label
 
-SIZE_COLORS = {"pretrain": color("pretrained"), "pretrain_small": color("small"), "pretrain_tiny": color("tiny")}
+SIZE_COLORS = {"pretrain": color("pretrained"), "pretrain_snapshot": color("snapshot"), "pretrain_small": color("small"),
+               "pretrain_tiny": color("tiny")}
 
 
 def _metrics(stage: str) -> dict:

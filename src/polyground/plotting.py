@@ -19,6 +19,7 @@ METHODS = {
     "aligned": ("Aligned", "#00798c"),
     "tiny": ("Tiny", "#9ecae1"),
     "small": ("Small", "#4a90c8"),
+    "snapshot": ("Pretrained, earlier checkpoint", "#8fb8de"),
     "lora": ("LoRA", "#2e933c"),
     "soft_prompt_2": ("Soft prompt (2 pairs)", "#8e6c8a"),
     "soft_prompt_50": ("Soft prompt (50 pairs)", "#b07bac"),

@@ -152,8 +152,10 @@ def train(
     probe: Probe | None = None,
     probe_every: int = 0,
     probe_steps: frozenset[int] = frozenset(),
+    until: int | None = None,
 ) -> dict:
-    """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state).
+    """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state); with
+    ``until``, stop after that step of the run (an earlier checkpoint of the same trajectory).
 
     ``probe`` (if given) evaluates the model every ``probe_every`` steps and after each step of
     ``probe_steps`` (nested budgets measured along one run); its results go to
@@ -173,12 +175,13 @@ def train(
     optimizer = make_optimizer(model, config)
     fingerprint = json.loads(json.dumps({**fingerprint, "train": as_dict(config)}))
 
+    stop = config.steps if until is None else min(until, config.steps)
     start, elapsed, eval_s = 0, 0.0, 0.0
     if (run_dir / "state.json").exists():
         info = _load_state(run_dir, model, optimizer)
         check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
-        if info["step"] > config.steps:
-            raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {config.steps} steps: "
+        if info["step"] > stop:
+            raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {stop} steps: "
                               "lengthen the run, or move the directory away to start afresh")
         start, elapsed, eval_s = info["step"], info["elapsed_s"], info.get("eval_s", 0.0)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -190,11 +193,11 @@ def train(
         model = torch.compile(model, dynamic=True)
 
     progress = tqdm(
-        total=config.steps, initial=start, desc=desc, disable=not accelerator.is_main_process,
+        total=stop, initial=start, desc=desc, disable=not accelerator.is_main_process,
         mininterval=1.0 if os.isatty(2) else 30.0, dynamic_ncols=True,
     )
     began, loss_sum, loss_count, grad_norm = time.perf_counter() - elapsed, 0.0, 0, torch.zeros(())
-    for step in range(start, config.steps):
+    for step in range(start, stop):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, step)
         n_points = points_at(config.curriculum, step, config.steps)
@@ -211,7 +214,7 @@ def train(
         loss_sum += accelerator.reduce(loss.detach(), "mean").item()
         loss_count += 1
         done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
+        if done % config.log_every == 0 or done == stop:
             mean_loss = loss_sum / loss_count
             rows.append({
                 "step": done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
@@ -221,7 +224,7 @@ def train(
             progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
             loss_sum, loss_count = 0.0, 0
         progress.update(1)
-        due = (probe_every and (done % probe_every == 0 or done == config.steps)) or done in probe_steps
+        due = (probe_every and (done % probe_every == 0 or done == stop)) or done in probe_steps
         if probe is not None and due and accelerator.is_main_process:
             paused = time.perf_counter()
             results = probe(accelerator.unwrap_model(model, keep_torch_compile=False))
@@ -234,7 +237,7 @@ def train(
             })
             began += time.perf_counter() - paused
             progress.write(f"step {done}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items() if "_deg" not in k))
-        if done % config.checkpoint_every == 0 or done == config.steps:
+        if done % config.checkpoint_every == 0 or done == stop:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 _write_log(run_dir / "log.csv", rows)
@@ -247,7 +250,7 @@ def train(
     progress.close()
     accelerator.wait_for_everyone()
     return {
-        "steps": config.steps,
+        "steps": stop,
         "wall_s": time.perf_counter() - began,
         "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
         "log": str(run_dir / "log.csv"),

@@ -73,10 +73,9 @@ def main() -> None:
     config, shared, threshold = params.elasticity, params.measurements, params.align.threshold
     task = ChebyshevTask(**as_dict(params.align.task))
     check_margin(task, threshold, shared.margin, "measurements.margin")
-    models = {name: (params.model if name == "pretrain" else params.size_model(name.removeprefix("pretrain_")))
-              for name in config.bases}
-    bases = {name: load_checkpoint(f"models/{name}", model_config, stage=name.replace("pretrain_", "pretrain_size@"))
-             for name, model_config in models.items()}
+    sizes = {name: name.removeprefix("pretrain_") for name in config.bases if name not in ("pretrain", "pretrain_snapshot")}
+    bases = {name: load_checkpoint(f"models/{name}", params.size_model(sizes[name]), stage=f"pretrain_size@{sizes[name]}")
+             if name in sizes else load_checkpoint(f"models/{name}", params.model, stage=name) for name in config.bases}
     torch.set_num_threads(params.threads)
     began = time.perf_counter()
     measured = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,

@@ -4,7 +4,9 @@
 ``models/pretrain/`` and ``logs/pretrain.csv`` (training log) and ``logs/pretrain_progress.csv``
 (the progress evaluation, ``pretrain.progress``); ``--size NAME`` trains the size
 ``model_sizes.NAME`` of the model-size study with the same recipe and data stream into
-``models/pretrain_NAME/``. Resumable: the run state lives in ``runs/<name>/<recipe hash>/``;
+``models/pretrain_NAME/``; ``--snapshot`` replays the paper-size run up to
+``pretrain.snapshot_step`` into ``models/pretrain_snapshot/`` (an earlier checkpoint of the same run,
+bit-identical to it on the same machine and threads). Resumable: the run state lives in ``runs/<name>/<recipe hash>/``;
 rerunning after a kill continues there.
 
 A run longer than a session (README, "The long run"): ``--set NAME`` merges ``configs/NAME.yaml``
@@ -58,9 +60,16 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--continue", dest="resume", action="store_true",
                       help="resume from resume/<name>/ too, when it is further along than runs/")
     mode.add_argument("--publish", action="store_true", help="copy the run's state to resume/<name>/; no training")
+    mode.add_argument("--snapshot", action="store_true",
+                      help="replay the run up to pretrain.snapshot_step into models/pretrain_snapshot/")
     args = parser.parse_args(argv)
     params = load_params(set_name=args.set_name)
-    if args.size is None:
+    until = params.pretrain.snapshot_step if args.snapshot else None
+    if args.snapshot and args.size is not None:
+        raise ParamsError("--snapshot replays the paper-size run: leave out --size")
+    if args.snapshot:
+        name, model_config = "pretrain_snapshot", params.model
+    elif args.size is None:
         name, model_config = "pretrain", params.model
     elif args.size in params.model_sizes:
         name, model_config = f"pretrain_{args.size}", params.size_model(args.size)
@@ -94,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = train(
         model, batch, config.train, run_dir, fingerprint, params.threads, desc=name,
         probe=progress_probe(task, config.progress) if config.progress.every else None, probe_every=config.progress.every,
+        until=until,
     )
     if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
         return
