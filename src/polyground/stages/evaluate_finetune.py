@@ -8,8 +8,9 @@ sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning
 pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
 sweep's best prompt on k = ``sweep_best_on``); on the sweep's k the untouched model's curve is the
 sweep's (same sequences: read, not recomputed): ``metrics/finetune/k<k>.csv`` (curves with bands),
-``metrics/finetune.json`` and ``metrics/finetune_summary.md`` (method x k: trainable parameters,
-error at the headline examples, fine-tuning wall time).
+``metrics/finetune.json`` (with, per k, the best soft prompt's excess over LoRA: every prompt trained
+for that k, the best-rate one included) and ``metrics/finetune_summary.md`` (method x k: trainable
+parameters, error at the headline examples, fine-tuning wall time).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def grid(params) -> None:
                      **{key: meta[key] for key in ("trainable_parameters", "wall_s", "lr") if key in meta}}
             metrics[f"k{k}"][name] = entry
             rows.append((name, k, entry))
-        prompts = [m for m in config.methods if m.startswith("soft_prompt_")]
+        prompts = [m for m in predictors if m.startswith("soft_prompt_")]  # the best-rate prompt too, on its k
         if "lora" in config.methods and prompts:  # how far the best soft prompt is behind LoRA
             metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {
                 key: round(min(metrics[f"k{k}"][m][key] for m in prompts) - metrics[f"k{k}"]["lora"][key], 6)
