@@ -74,7 +74,8 @@ def numbers() -> str:
         settings = {"steps": meta["step"], "minutes": round(meta["wall_s"] / 60), "threads": meta["threads"],
                     "batch": train["batch_size"], "lr": train["lr"], "warmup": train["warmup_steps"],
                     "points": train["curriculum"]["points_end"], "final points": train["curriculum"]["final_points"],
-                    "final steps": train["curriculum"]["final_steps"], "parameters": meta["parameters"]}
+                    "final every": train["curriculum"]["final_every"], "decay steps": train["decay_steps"],
+                    "beta two": train["beta2"], "parameters": meta["parameters"]}
         for key, value in settings.items():
             lines.append(f"\\newcommand{{\\{macro_name(stage, 'run', key)}}}{{{tex_number(value)}}}")
     return "\n".join(lines) + "\n"
