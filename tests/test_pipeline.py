@@ -175,6 +175,14 @@ SMOKE_CLAIMS = """claims:
   statement: At 40 examples the aligned model is jailbroken less often than the pretrained model
   less: [metrics/jailbreak.json:uniform_x.aligned.jailbroken.rate.40, metrics/jailbreak.json:uniform_x.pretrained.jailbroken.rate.40]
 """
+SMOKE_REPORT = r"""\documentclass{article}
+\input{generated/numbers.tex}
+\input{generated/claims.tex}
+\begin{document}
+Smoke set: error after 10 examples \PretrainModelMseAtOneZero{}.
+\end{document}
+"""
+
 
 
 def _reproduce(clone, env, *args):
@@ -191,6 +199,7 @@ def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
     shutil.copy2(ROOT / "reproduce.sh", clone)
     shutil.copytree(ROOT / "scripts", clone / "scripts")
     (clone / "paper" / "claims.yaml").write_text(SMOKE_CLAIMS)
+    (clone / "paper" / "report.tex").write_text(SMOKE_REPORT)  # report.tex names the default set's numbers
     env = {k: v for k, v in env.items() if k != "POLYGROUND_PARAMS_LOG"} | {
         "PYTHONPATH": str(clone / "src"), "POLYGROUND_IMAGE": "the test's environment"}
     _run(["dvc", "remote", "add", "-d", "bundled", str(tmp_path / "remote")], clone, env)
