@@ -264,7 +264,7 @@ class EvaluateConfig(Section):
 
     seed: Seed = 20240726
     num_sequences: Count = 10000
-    batch_size: Count = 500
+    batch_size: Count = 64
     points: Annotated[int, Field(gt=1)] = 81
     plot_points: Annotated[int, Field(gt=1)] = 31
     headline_examples: Examples = [5, 10, 20, 30]
@@ -303,7 +303,7 @@ class ClampingConfig(Section):
     degrees: Annotated[list[Degree], Field(min_length=1)] = [4, 8]
     seed: Seed = 20240727
     num_sequences: Annotated[int, Field(gt=1)] = 10000
-    batch_size: Count = 500
+    batch_size: Count = 64
     headline_examples: Examples = [1, 5, 10, 20, 40, 80]
     picture_degree: Degree = 4
     picture_context: Count = 40
@@ -362,7 +362,7 @@ class EvaluateAlignConfig(Section):
     degree: Degree = 2
     seed: Seed = 20240728
     num_sequences: Annotated[int, Field(gt=1)] = 10000
-    batch_size: Count = 500
+    batch_size: Count = 64
     headline_examples: Examples = [1, 5, 10, 20, 40, 80]
 
 
@@ -378,7 +378,7 @@ class JailbreakConfig(Section):
     paper_degree: Degree = 4
     margin: Annotated[float, Field(ge=0)] = 0.05
     seed: Seed = 20240729
-    batch_size: Count = 1000
+    batch_size: Count = 64
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.99
 
     @model_validator(mode="after")
@@ -412,7 +412,7 @@ class FinetuneConfig(Section):
     sweep_best_on: Index = 5
     eval_seed: Seed = 20240730
     num_sequences: Annotated[int, Field(gt=1)] = 10000
-    batch_size: Count = 500
+    batch_size: Count = 64
     headline_examples: Examples = [5, 10, 30]
     ridge: Annotated[float, Field(gt=0)] = 0.2
 
@@ -445,7 +445,7 @@ class MeasurementsConfig(Section):
     harmful: Count = 2000
     safe: Count = 2000
     seed: Seed = 20240801
-    batch_size: Count = 1000
+    batch_size: Count = 64
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.99
 
 
