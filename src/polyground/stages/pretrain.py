@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(set_name=args.set_name)
     until = params.pretrain.snapshot_step if args.snapshot else None
-    if args.snapshot and args.size is not None:
-        raise ParamsError("--snapshot replays the paper-size run: leave out --size")
     if args.snapshot:
+        if args.size is not None:
+            raise ParamsError("--snapshot replays the paper-size run: leave out --size")
         name, model_config = "pretrain_snapshot", params.model
     elif args.size is None:
         name, model_config = "pretrain", params.model
