@@ -1,8 +1,10 @@
 """reproduce.sh's command line: help, and clear errors for bad options (the full run is the README's)."""
 
+import re
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
@@ -27,3 +29,12 @@ def test_help_lists_every_option():
 def test_bad_options_fail_clearly(args, message):
     result = _reproduce(*args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_stage_is_regenerated_or_trained():
+    """A stage added to dvc.yaml but to neither list of reproduce.sh would never run on either path."""
+    text = (ROOT / "reproduce.sh").read_text()
+    lists = {name: set(re.search(rf"^{name}=\(([^)]*)\)", text, re.M).group(1).split()) for name in ("regenerate", "training")}
+    stages = {name.split("@")[0] for name in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]}
+    assert not lists["regenerate"] & lists["training"]
+    assert stages - {"report_pdf"} == lists["regenerate"] | lists["training"]
