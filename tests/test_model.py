@@ -3,7 +3,7 @@ import torch
 
 from polyground.checkpoint import build_model
 from polyground.config import ModelConfig
-from polyground.evaluate import nested_context_predictions
+from polyground.evaluate import evaluation_device, model_predictor, nested_context_predictions
 from polyground.model import InContextRegressor, count_parameters
 
 
@@ -60,3 +60,18 @@ def test_nested_context_predictions_equal_one_pass_per_context():
             ys_n = torch.cat([ys[:, :n], torch.zeros(5, 1)], 1)
             torch.testing.assert_close(nested[j], model(xs_n, ys_n)[:, -1], rtol=1e-5, atol=1e-6)
     assert not torch.allclose(nested[0], nested[1])  # the context matters
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the CUDA image)")
+def test_evaluation_on_the_gpu_matches_the_cpu():
+    """evaluation_device() puts the evaluation stages on the GPU: predictions come back to the CPU
+    and equal the CPU's within the claims' re-evaluation tolerance (claims.REEVALUATE)."""
+    torch.manual_seed(0)
+    model = InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=40).eval()
+    xs, ys = torch.rand(7, 9) * 2 - 1, torch.randn(7, 9)
+    on_cpu = model_predictor(model, 3)(xs, ys), nested_context_predictions(model, xs, ys, [2, 8], 3)
+    model.to(evaluation_device())
+    on_gpu = model_predictor(model, 3)(xs, ys), nested_context_predictions(model, xs, ys, [2, 8], 3)
+    for cpu, gpu in zip(on_cpu, on_gpu):
+        assert gpu.device.type == "cpu"
+        torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-5)

@@ -25,15 +25,24 @@ from .tasks import ChebyshevTask, generator_for
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def evaluation_device() -> torch.device:
+    """Where the evaluation stages run their models: the GPU when there is one (the CUDA image), else
+    the CPU. Sequences are drawn on the CPU either way; predictions come back to it."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def model_predictor(model: nn.Module, batch_size: int) -> Predictor:
-    """Batched, gradient-free predictions of a model (so memory does not grow with the count).
+    """Batched, gradient-free predictions of a model (so memory does not grow with the count), on
+    the device of its parameters, returned on the CPU.
 
     A soft prompt (``peft`` prompt tuning) is the same for every sequence, and causal attention
     keeps its tokens from seeing the data: its keys and values are computed once and every batch
     runs only its own tokens after them (the same predictions as the full pass, to rounding)."""
     prefix = prompt_prefix(model)
+    device = next(model.parameters()).device
 
     def forward(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        xs, ys = xs.to(device), ys.to(device)
         if prefix is None:
             return model(xs, ys)
         cache = DynamicCache([(k.expand(len(xs), -1, -1, -1), v.expand(len(xs), -1, -1, -1)) for k, v in prefix])
@@ -44,7 +53,7 @@ def model_predictor(model: nn.Module, batch_size: int) -> Predictor:
     def predict(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         model.eval()
         with torch.inference_mode():
-            return torch.cat([forward(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)])
+            return torch.cat([forward(xs[i : i + batch_size], ys[i : i + batch_size]).cpu() for i in range(0, len(xs), batch_size)])
 
     return predict
 
@@ -75,18 +84,19 @@ def nested_context_predictions(
         raise ValueError(f"contexts up to {max(contexts)} need more than {xs.shape[1] - 1} context pairs")
     longest = max(contexts)
     predictions = torch.empty(len(contexts), len(xs))
+    device = next(model.parameters()).device
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(xs), batch_size):
             batch = slice(i, i + batch_size)
-            embeds = model.read_in(model.interleave(xs[batch, :longest], ys[batch, :longest]))
-            cache = model.backbone(inputs_embeds=embeds, use_cache=True).past_key_values
-            query = model.read_in(xs[batch, -1:, None])
+            context_xs, context_ys = xs[batch, :longest].to(device), ys[batch, :longest].to(device)
+            cache = model.backbone(inputs_embeds=model.read_in(model.interleave(context_xs, context_ys)), use_cache=True).past_key_values
+            query = model.read_in(xs[batch, -1:, None].to(device))
             for j in sorted(range(len(contexts)), key=lambda j: -contexts[j]):
                 if cache.get_seq_length() > 2 * contexts[j]:
                     cache.crop(2 * contexts[j] - cache.get_seq_length())  # a negative count: tokens to drop
                 hidden = model.backbone(inputs_embeds=query, past_key_values=cache, use_cache=True).last_hidden_state
-                predictions[j, batch] = model.read_out(hidden[:, -1]).squeeze(-1)
+                predictions[j, batch] = model.read_out(hidden[:, -1]).squeeze(-1).cpu()
     return predictions
 
 

@@ -30,7 +30,7 @@ from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
+from ..evaluate import evaluation_device, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from ..files import write_rows
 from . import run_stage, write_json
@@ -75,8 +75,7 @@ def picture_rows(model, config) -> list[dict]:
     context_y = clamp(ys, config.threshold)
     queries_x = torch.cat([xs.expand(len(grid), -1), grid[:, None]], dim=1)
     queries_y = torch.cat([context_y.expand(len(grid), -1), torch.zeros(len(grid), 1)], dim=1)
-    with torch.inference_mode():
-        predicted = model(queries_x, queries_y)[:, -1]
+    predicted = model_predictor(model, len(grid))(queries_x, queries_y)[:, -1]
     fitted = least_squares(queries_x, queries_y, config.picture_degree)[:, -1]
     rows = [{"kind": "grid", "x": float(x), "p": float(p), "clamped": float(min(p, config.threshold)),
              "model": float(m), "least_squares": float(f)} for x, p, m, f in zip(grid, truth, predicted, fitted)]
@@ -89,6 +88,7 @@ def main() -> None:
     config = params.clamping
     torch.set_num_threads(params.threads)
     model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
+    model = model.to(evaluation_device())
     began = time.perf_counter()
     points = params.model.max_points
     metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,
