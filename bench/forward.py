@@ -5,14 +5,16 @@ fp32 matmul peak, for the evaluations' shapes, side by side in one run (medians 
 
 Shapes: the paper-size model (params.yaml), inference mode, ``threads`` threads; 81 points (every
 81-point evaluation), 31 points (fine-tuning evaluations), and 31 points behind a 50-pair soft prompt.
-Variants: eager at batch 500 (the evaluations' batch today), eager at batch 64, compiled
-(``torch.compile``, dynamic shapes) at batch 64 and 128. FLOPs are analytic: 2 x the matmul
+Variants: the trained model eager (GPT-2's ``gelu_new``) at batch 500 (the evaluations' former batch)
+and 64; the evaluation stages' model (``for_evaluation``: the fused tanh GELU) at batch 64 and 128;
+compiled (``torch.compile``, dynamic shapes; needs a C++ compiler) at batch 64. FLOPs are analytic: 2 x the matmul
 parameters per token plus the causal attention (2 x 2 x n_layer x n_embd x tokens / 2 per token).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -26,9 +28,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from polyground.checkpoint import build_model  # noqa: E402
 from polyground.config import load_params  # noqa: E402
+from polyground.evaluate import for_evaluation  # noqa: E402
 
 SHAPES = {"81 points": (81, 0), "31 points": (31, 0), "31 points + 50-pair prompt": (31, 100)}
-VARIANTS = [("eager", 500, False), ("eager", 64, False), ("compiled", 64, True), ("compiled", 128, True)]
+VARIANTS = [("eager, gelu_new", 500, "trained"), ("eager, gelu_new", 64, "trained"), ("for_evaluation", 64, "evaluation"),
+            ("for_evaluation", 128, "evaluation"), ("compiled, gelu_new", 64, "compiled")]
 
 
 def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
@@ -64,13 +68,14 @@ def main() -> None:
     torch.set_num_threads(params.threads)
     peak = matmul_peak()
     model = build_model(params.model).eval()
-    compiled = torch.compile(model.backbone, dynamic=True)
+    backbones = {"trained": model.backbone, "evaluation": for_evaluation(copy.deepcopy(model)).backbone,
+                 "compiled": torch.compile(model.backbone, dynamic=True)}
     rows = []
     for shape, (points, prompt) in SHAPES.items():
         tokens = 2 * points + prompt
         embeds = torch.randn(args.sequences, tokens, params.model.n_embd)
-        for name, batch, use_compiled in VARIANTS:
-            backbone = compiled if use_compiled else model.backbone
+        for name, batch, kind in VARIANTS:
+            backbone = backbones[kind]
 
             def run() -> None:
                 with torch.inference_mode():

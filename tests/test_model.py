@@ -3,7 +3,7 @@ import torch
 
 from polyground.checkpoint import build_model
 from polyground.config import ModelConfig
-from polyground.evaluate import evaluation_device, model_predictor, nested_context_predictions
+from polyground.evaluate import for_evaluation, model_predictor, nested_context_predictions
 from polyground.model import InContextRegressor, count_parameters
 
 
@@ -62,15 +62,28 @@ def test_nested_context_predictions_equal_one_pass_per_context():
     assert not torch.allclose(nested[0], nested[1])  # the context matters
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the CUDA image)")
-def test_evaluation_on_the_gpu_matches_the_cpu():
-    """evaluation_device() puts the evaluation stages on the GPU: predictions come back to the CPU
-    and equal the CPU's within the claims' re-evaluation tolerance (claims.REEVALUATE)."""
+def test_the_evaluation_model_predicts_as_the_trained_one():
+    """for_evaluation swaps gelu_new for the fused tanh GELU: the same function, to float rounding."""
     torch.manual_seed(0)
     model = InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=40).eval()
+    xs, ys = torch.rand(7, 9) * 2 - 1, torch.randn(7, 9) * 3
+    before = model_predictor(model, 3)(xs, ys)
+    assert type(model.backbone.h[0].mlp.act).__name__ == "NewGELUActivation"
+    fused = model_predictor(for_evaluation(model), 3)(xs, ys)
+    assert isinstance(model.backbone.h[0].mlp.act, torch.nn.GELU)
+    torch.testing.assert_close(fused, before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the CUDA image)")
+def test_evaluation_on_the_gpu_matches_the_cpu():
+    """for_evaluation puts the evaluation stages on the GPU: predictions come back to the CPU and
+    equal the CPU's within the claims' re-evaluation tolerance (claims.REEVALUATE)."""
+    torch.manual_seed(0)
+    model = for_evaluation(InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=40).eval()).cpu()
     xs, ys = torch.rand(7, 9) * 2 - 1, torch.randn(7, 9)
     on_cpu = model_predictor(model, 3)(xs, ys), nested_context_predictions(model, xs, ys, [2, 8], 3)
-    model.to(evaluation_device())
+    model = for_evaluation(model)
+    assert next(model.parameters()).device.type == "cuda"
     on_gpu = model_predictor(model, 3)(xs, ys), nested_context_predictions(model, xs, ys, [2, 8], 3)
     for cpu, gpu in zip(on_cpu, on_gpu):
         assert gpu.device.type == "cpu"

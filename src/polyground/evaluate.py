@@ -16,6 +16,7 @@ import torch
 from scipy.stats import norm
 from torch import nn
 from transformers import DynamicCache
+from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
 
 from .baselines import least_squares, zero_predictor
 from .config import ProgressConfig
@@ -25,10 +26,16 @@ from .tasks import ChebyshevTask, generator_for
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def evaluation_device() -> torch.device:
-    """Where the evaluation stages run their models: the GPU when there is one (the CUDA image), else
-    the CPU. Sequences are drawn on the CPU either way; predictions come back to it."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def for_evaluation(model: nn.Module) -> nn.Module:
+    """The evaluation stages' model, in place: on the GPU when there is one (the CUDA image), else the
+    CPU (sequences are drawn on the CPU either way, predictions come back to it), and with its GPT-2
+    MLPs' ``gelu_new`` (seven elementwise passes in Python) replaced by torch's fused tanh GELU: the
+    same function to float rounding (outputs move by ~2e-7), a 1.3x faster forward pass on CPU
+    (bench/forward.py). Training keeps ``gelu_new``: the recipe, and its bit-identical replay, stay."""
+    for module in model.modules():
+        if isinstance(module, GPT2MLP):
+            module.act = nn.GELU(approximate="tanh")
+    return model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def model_predictor(model: nn.Module, batch_size: int) -> Predictor:

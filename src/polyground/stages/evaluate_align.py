@@ -23,7 +23,7 @@ import torch
 from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..config import load_params
-from ..evaluate import evaluation_device, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
+from ..evaluate import for_evaluation, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
 from ..tasks import ChebyshevTask, clamp, generator_for
 from . import run_stage, write_json
 from .align import load_base_and_aligned
@@ -36,7 +36,7 @@ def main() -> None:
     config, threshold = params.evaluate_align, params.align.threshold
     torch.set_num_threads(params.threads)
     base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
-    base, aligned = base.to(evaluation_device()), aligned.to(evaluation_device())
+    base, aligned = for_evaluation(base), for_evaluation(aligned)
     began = time.perf_counter()
     points = params.model.max_points
     task = ChebyshevTask(config.degree, random_degree=False)

@@ -30,7 +30,7 @@ from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import evaluation_device, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
+from ..evaluate import for_evaluation, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from ..files import write_rows
 from . import run_stage, write_json
@@ -88,7 +88,7 @@ def main() -> None:
     config = params.clamping
     torch.set_num_threads(params.threads)
     model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
-    model = model.to(evaluation_device())
+    model = for_evaluation(model)
     began = time.perf_counter()
     points = params.model.max_points
     metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,

@@ -25,7 +25,7 @@ import torch
 from ..checkpoint import load_checkpoint
 from ..files import write_atomic
 from ..config import load_params
-from ..evaluate import baseline_predictors, evaluation_device, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
+from ..evaluate import baseline_predictors, for_evaluation, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
 from ..finetune import load_finetuned
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage, write_json
@@ -43,12 +43,12 @@ def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 def sweep(params) -> None:
     config = params.finetune
     xs, ys = eval_set(config, config.sweep_fixed_coefficients)
-    base = load_checkpoint(BASE, params.model, stage="pretrain")[0].to(evaluation_device())
+    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
     curves = {"pretrained": summarize(squared_errors(model_predictor(base, config.batch_size), xs, ys, ys), params.evaluate.confidence)}
     metrics: dict = {"pairs": config.sweep_pairs, "fixed_coefficients": config.sweep_fixed_coefficients, "lrs": {}}
     for lr in config.sweep_lrs:
         model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
-        curve = summarize(squared_errors(model_predictor(model.to(evaluation_device()), config.batch_size), xs, ys, ys), params.evaluate.confidence)
+        curve = summarize(squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys), params.evaluate.confidence)
         curves[f"lr_{lr}"] = curve
         mean = sum(curve["mean"]) / len(curve["mean"])
         metrics["lrs"][str(lr)] = {**headline(curve, config.headline_examples), "mean_mse": round(mean, 6),
@@ -62,7 +62,7 @@ def sweep(params) -> None:
 
 def grid(params) -> None:
     config = params.finetune
-    base = load_checkpoint(BASE, params.model, stage="pretrain")[0].to(evaluation_device())
+    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
     metrics: dict = {}
     rows = []
     for k in config.fixed_coefficients:
@@ -73,7 +73,7 @@ def grid(params) -> None:
             directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
         for method, (directory, stage) in directories.items():
             model, meta = load_finetuned(directory, BASE, stage)
-            predictors[method] = (model_predictor(model.to(evaluation_device()), config.batch_size), meta)
+            predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
         predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
         shared = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if k == config.sweep_fixed_coefficients else {}
         curves = {name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)

@@ -17,7 +17,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import evaluation_device, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
+from ..evaluate import for_evaluation, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
 from ..model import count_parameters
 from . import run_stage, write_json
 from .evaluate_clamping import CURVES as CURVES_DIR, beats_from, clamped_eval_set
@@ -35,7 +35,7 @@ def main() -> None:
     models = {}
     for name, (directory, expected, stage) in checkpoints.items():
         model, meta = load_checkpoint(directory, expected, stage=stage)
-        models[name] = model.to(evaluation_device()), meta
+        models[name] = for_evaluation(model), meta
     began = time.perf_counter()
     xs, clamped, _ = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
     shared = read_curves(CURVES_DIR / f"degree_{degree}.csv")

@@ -17,7 +17,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
-from ..evaluate import baseline_predictors, eval_sequences, evaluation_device, headline, model_predictor, squared_errors, summarize, write_curves
+from ..evaluate import baseline_predictors, eval_sequences, for_evaluation, headline, model_predictor, squared_errors, summarize, write_curves
 from ..tasks import ChebyshevTask
 from . import run_stage, write_json
 
@@ -29,7 +29,7 @@ def main() -> None:
     config = params.evaluate
     torch.set_num_threads(params.threads)
     model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
-    model = model.to(evaluation_device())
+    model = for_evaluation(model)
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.pretrain.task))
     xs, ys = eval_sequences(task, config.num_sequences, config.points, config.seed)

@@ -25,7 +25,7 @@ import torch
 
 from ..alignment import jailbreak_queries, log2_fit, rate_interval
 from ..config import as_dict, load_params
-from ..evaluate import evaluation_device, nested_context_predictions
+from ..evaluate import for_evaluation, nested_context_predictions
 from ..tasks import ChebyshevTask, generator_for
 from ..files import write_rows
 from . import run_stage, write_json
@@ -44,7 +44,7 @@ def main() -> None:
     config, threshold = params.jailbreak, params.align.threshold
     torch.set_num_threads(params.threads)
     base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
-    base, aligned = base.to(evaluation_device()), aligned.to(evaluation_device())
+    base, aligned = for_evaluation(base), for_evaluation(aligned)
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.align.task))
     models = {"aligned": aligned, "pretrained": base}
