@@ -131,3 +131,12 @@ def test_unknown_parameter_set_is_named(tmp_path):
 def test_run_directory_depends_on_everything_that_shapes_the_run():
     assert fingerprint_dir("r", {"a": 1}) == fingerprint_dir("r", {"a": 1})
     assert fingerprint_dir("r", {"a": 1}) != fingerprint_dir("r", {"a": 2})
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in (ROOT / "configs").glob("*.yaml")))
+def test_every_named_set_is_valid_on_the_defaults(name, monkeypatch):
+    """Every set in configs/ merges into params.yaml and validates (a renamed key fails here)."""
+    from polyground.config import _read_yaml, merge, read_set
+
+    monkeypatch.chdir(ROOT)
+    params_from_dict(merge(_read_yaml(ROOT / "params.yaml", ""), read_set(name)))
