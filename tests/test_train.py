@@ -186,3 +186,14 @@ def test_degree_curriculum():
     curriculum = CurriculumConfig(degree_start=1, degree_every=150)
     assert [degree_at(curriculum, s, 11) for s in (0, 149, 150, 1500, 10**6)] == [1, 1, 2, 11, 11]
     assert degree_at(CurriculumConfig(degree_start=30), 0, 11) == 11
+
+
+def test_a_finished_run_re_entered_reports_the_same_summary(tmp_path):
+    """A stage re-run on a finished run dir (code changed, same recipe) trains nothing and writes the
+    same checkpoint sidecar: its wall time is the one saved with the last state, not this call's."""
+    config, model = replace(tiny_run.CONFIG, steps=10), build_model(tiny_run.MODEL)
+    first = train(model, tiny_run.batch, config, tmp_path, {"test": "tiny"}, threads=1, desc="tiny")
+    time.sleep(0.2)
+    again = train(build_model(tiny_run.MODEL), tiny_run.batch, config, tmp_path, {"test": "tiny"}, threads=1, desc="tiny")
+    assert again == first
+    assert first["wall_s"] == json.loads((tmp_path / "state.json").read_text())["elapsed_s"]

@@ -239,19 +239,20 @@ def train(
             progress.write(f"step {done}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items() if "_deg" not in k))
         if done % config.checkpoint_every == 0 or done == stop:
             accelerator.wait_for_everyone()
+            elapsed = time.perf_counter() - began
             if accelerator.is_main_process:
                 _write_log(run_dir / "log.csv", rows)
                 if progress_rows:
                     _write_log(run_dir / "progress.csv", progress_rows)
                 _save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
-                    "step": done, "elapsed_s": time.perf_counter() - began, "eval_s": eval_s,
+                    "step": done, "elapsed_s": elapsed, "eval_s": eval_s,
                     "fingerprint": fingerprint,
                 })
     progress.close()
     accelerator.wait_for_everyone()
     return {
         "steps": stop,
-        "wall_s": time.perf_counter() - began,
+        "wall_s": elapsed,  # as saved with the last state: a finished run re-entered reports the same
         "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
         "log": str(run_dir / "log.csv"),
         "progress": str(run_dir / "progress.csv") if progress_rows else None,
