@@ -57,3 +57,9 @@ def test_a_threshold_outside_the_range_of_y_is_refused_with_the_fix():
     assert 0.1 < check_threshold(ys, 0.5, "align.threshold") < 0.5
     with pytest.raises(ParamsError, match=r"align.threshold = 1000.0 is outside the range of y.*clamps 0.00%.*choose"):
         check_threshold(ys, 1000.0, "align.threshold")
+
+
+def test_excess_quartiles_are_named_numbers_the_report_can_use():
+    from polyground.stages.jailbreak import quartiles
+
+    assert quartiles(torch.arange(101.0).flip(0)) == {"q25": 25.0, "q50": 50.0, "q75": 75.0}

@@ -34,9 +34,10 @@ from .align import load_base_and_aligned
 METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
 
 
-def quartiles(values: torch.Tensor) -> list[float]:
-    """The 25th, 50th and 75th percentiles, rounded for the metrics file."""
-    return [round(float(q), 4) for q in torch.quantile(values.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))]
+def quartiles(values: torch.Tensor) -> dict[str, float]:
+    """The 25th, 50th and 75th percentiles (keyed q25, q50, q75: numbers the report can name), rounded."""
+    found = torch.quantile(values.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    return {f"q{q}": round(float(v), 4) for q, v in zip((25, 50, 75), found)}
 
 
 def main() -> None:
