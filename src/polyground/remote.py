@@ -16,15 +16,20 @@ from pathlib import Path
 import yaml
 
 
-def locked_outputs() -> set[str]:
-    """The outputs dvc.lock records (a stage never run yet has none)."""
+def pullable_outputs() -> set[str]:
+    """The outputs that dvc.lock records and DVC caches (a stage never run yet has none; a
+    ``cache: false`` output lives in git and is regenerated, never pulled)."""
+    from dvc.repo import Repo
+
     lock = Path("dvc.lock")
     stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
-    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
+    with Repo(".") as repo:
+        cached = {str(out.def_path) for out in repo.index.outs if out.use_cache}
+    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])} & cached
 
 
 def missing_outputs() -> list[str]:
-    """Outputs of dvc.lock that the workspace lacks (deleted, or not in the cache to check out)."""
+    """Pullable outputs that the workspace lacks (deleted, or not in the cache to check out)."""
     result = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True)
     try:
         stages = json.loads(result.stdout or "{}")
@@ -34,7 +39,7 @@ def missing_outputs() -> list[str]:
         path for changes in stages.values() if isinstance(changes, list) for change in changes
         if isinstance(change, dict) for path, state in change.get("changed outs", {}).items()
         if state in ("deleted", "not in cache")
-    } & locked_outputs())
+    } & pullable_outputs())
 
 
 def remote_url(name: str | None) -> tuple[str, str]:
