@@ -2,6 +2,7 @@
 fp32 matmul peak, for the evaluations' shapes, side by side in one run (medians of repeated passes).
 
     python bench/forward.py [--repeats 5] [--json bench/forward.json]
+    python bench/forward.py --profile   # where the eager forward's time goes, and what for_evaluation moves
 
 Shapes: the paper-size model (params.yaml), inference mode, ``threads`` threads; 81 points (every
 81-point evaluation), 31 points (fine-tuning evaluations), and 31 points behind a 50-pair soft prompt.
@@ -58,12 +59,34 @@ def forward_flops(n_embd: int, n_layer: int, tokens: int) -> float:
     return tokens * (2 * matmul + 2 * n_layer * n_embd * tokens)
 
 
+def profile(params) -> None:
+    """Self CPU time per operator of the trained model's forward (81 points, batch 64), and the
+    largest change for_evaluation makes to its predictions."""
+    from torch.profiler import ProfilerActivity, profile as profiler
+
+    torch.set_num_threads(params.threads)
+    torch.manual_seed(0)
+    model = build_model(params.model).eval()
+    xs, ys = torch.rand(64, 81) * 2 - 1, torch.randn(64, 81)
+    with torch.inference_mode():
+        before = model(xs, ys)
+        with profiler(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(3):
+                model(xs, ys)
+        after = for_evaluation(model)(xs, ys)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+    print(f"for_evaluation: largest change of a prediction {float((after - before).abs().max()):.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sequences", type=int, default=1000, help="sequences per timed pass")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", action="store_true", help="torch.profiler table (81 points, batch 64) and exit")
     args = parser.parse_args()
+    if args.profile:
+        return profile(load_params(ROOT / "params.yaml"))
     params = load_params(ROOT / "params.yaml")
     torch.set_num_threads(params.threads)
     peak = matmul_peak()
