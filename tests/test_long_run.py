@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from safetensors.torch import load_file
 
 from conftest import ROOT
@@ -24,13 +25,24 @@ def _workspace(tmp_path):
     return tmp_path
 
 
-def test_published_state_continues_on_a_machine_without_runs(tmp_path):
-    work = _workspace(tmp_path)
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A workspace whose smoke run finished and was published (``--publish``), and that command's output."""
+    work = _workspace(tmp_path_factory.mktemp("published"))
     _run(STAGE, work)
+    return work, _run(STAGE + ["--publish"], work).stdout
+
+
+def _copy(published, tmp_path):
+    return shutil.copytree(published[0], tmp_path / "work")
+
+
+def test_published_state_continues_on_a_machine_without_runs(published, tmp_path):
+    work = _copy(published, tmp_path)
     trained = load_file(work / "models" / "pretrain" / "model.safetensors")
     progress = (work / "logs" / "pretrain_progress.csv").read_text()
     assert progress.count("\n") == 4  # header + steps 20, 40, 60
-    assert "published step 60" in _run(STAGE + ["--publish"], work).stdout
+    assert "published step 60" in published[1]
     assert {p.name for p in (work / "resume" / "pretrain").iterdir()} == {
         "state.safetensors", "state.json", "log.csv", "progress.csv"}
     shutil.rmtree(work / "runs")  # a fresh machine: only the published state
@@ -42,10 +54,8 @@ def test_published_state_continues_on_a_machine_without_runs(tmp_path):
     assert (work / "logs" / "pretrain_progress.csv").read_text() == progress
 
 
-def test_published_state_of_another_recipe_is_refused(tmp_path):
-    work = _workspace(tmp_path)
-    _run(STAGE, work)
-    _run(STAGE + ["--publish"], work)
+def test_published_state_of_another_recipe_is_refused(published, tmp_path):
+    work = _copy(published, tmp_path)
     shutil.rmtree(work / "runs")
     (work / "configs" / "other.yaml").write_text((work / "configs" / "smoke.yaml").read_text().replace(
         "warmup_steps: 10", "warmup_steps: 11"))

@@ -17,15 +17,11 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import ModelConfig, as_dict
-from .files import atomic_path, write_atomic
+from .files import CheckpointError, atomic_path, write_atomic
 from .model import InContextRegressor
 
 FORMAT = "polyground-checkpoint/1"
 WEIGHTS, META = "model.safetensors", "model.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt or does not match what is asked of it."""
 
 
 def sha256_of(path: Path) -> str:

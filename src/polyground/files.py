@@ -1,6 +1,7 @@
 """Atomic writes, the one mechanism every output and run state goes through: a file is written under
 a temporary name beside its place and renamed onto it only when complete, so a failed or killed run
-never leaves half a file where a good one was."""
+never leaves half a file where a good one was. Here too, torch-free so that the stages that only read
+metrics do not import torch: the error for a checkpoint that cannot be used."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt or does not match what is asked of it."""
 
 
 @contextmanager

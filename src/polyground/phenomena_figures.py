@@ -115,8 +115,8 @@ def steering_figure() -> plt.Figure:
 
 
 def many_shot_figure() -> plt.Figure:
-    """Behaviour weight w and violation rate V against the unclamped shots k (log-log), per number
-    of aligning examples m, with the power law fitted on the short k."""
+    """Behaviour weight w and violation rate V against the unclamped shots k (log k), per number
+    of aligning examples m, with the form that best predicts the long k from the short k."""
     metrics = _metrics("many_shot")
     shots = np.array(metrics["shots"], float)
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
@@ -126,20 +126,20 @@ def many_shot_figure() -> plt.Figure:
         result = metrics["aligning"][m]
         for ax, key in ((left, "weight"), (right, "violation")):
             ax.plot(shots, result["aligned"][key], ls="none", marker="o", ms=2.5, color=tint)
-            power = result[f"{key}_fits"]["power"]
-            if power["converged"]:
-                ax.plot(grid, fits.predict(power, grid), color=tint, lw=0.9,
-                        label=f"m = {m}: power law, exponent {power['params'][1]:.2f}")
+            best = min(result[f"{key}_fits"].values(), key=lambda fitted: fitted["held_out_rmse"])
+            if best["converged"]:
+                ax.plot(grid, fits.predict(best, grid), color=tint, lw=0.9,
+                        label=f"m = {m}: {best['form'].replace('_', '-')} fit (held-out RMSE {best['held_out_rmse']:.2g})")
     left.plot(shots, metrics["aligning"]["0"]["pretrained"]["weight"], color=color("pretrained"), ls=":",
               label=f"{label('pretrained')} (m = 0)")
     for ax, name in ((left, "behaviour weight w"), (right, "violation rate V (%)")):
         ax.axvline(metrics["fit_up_to"], color="0.6", lw=0.6, ls=":")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("unclamped shots k (fits use k left of the dotted line)")
+        ax.set_xlabel("unclamped shots k (fitted left of the dotted line)", fontsize=7)
         ax.set_ylabel(name)
         ax.legend(frameon=False, fontsize=5)
-    left.set_title("many-shot jailbreaking: weight of the unclamped behaviour")
-    right.set_title("violations")
+    left.set_title("many-shot: weight of the unclamped behaviour", fontsize=8)
+    right.set_title("violations", fontsize=8)
     fig.tight_layout()
     return fig
 

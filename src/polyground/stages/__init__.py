@@ -16,9 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError
 from ..config import ParamsError, record_reads
-from ..files import write_atomic
+from ..files import CheckpointError, write_atomic
 
 
 class StageError(RuntimeError):

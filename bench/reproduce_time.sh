@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The reviewer's path timed end to end: RUNS fresh clones of this repository's last commit, each
+# with its environment set up first (the one-time step, not timed), then `./reproduce.sh` timed.
+# Prints every run's wall time, its exit status and per-step times, and the median.
+#   bench/reproduce_time.sh [RUNS]    (default 2; about half an hour a run on 2 CPU cores: idle machine)
+set -euo pipefail
+runs=${1:-2}
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive whole number, not '$runs'" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-reproduce.XXXXXX")
+times=()
+for run in $(seq "$runs"); do
+  clone="$work/clone$run"
+  git clone --quiet "$root" "$clone"
+  (cd "$clone" && source scripts/ensure_venv.sh >/dev/null)
+  start=$SECONDS
+  status=0
+  (cd "$clone" && ./reproduce.sh >"$work/run$run.log" 2>&1) || status=$?
+  wall=$((SECONDS - start))
+  times+=("$wall")
+  printf 'run %d: %d s, exit %d (log %s)\n' "$run" "$wall" "$status" "$work/run$run.log"
+  grep '^== \[' "$work/run$run.log" | sed 's/^/    /'
+  rm -rf "$clone"
+done
+printf '%s\n' "${times[@]}" | sort -g | awk '{t[NR] = $1} END {
+  m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+  printf "median of %d runs: %.0f s (%.1f min)\n", NR, m, m / 60}'
