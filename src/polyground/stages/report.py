@@ -9,6 +9,7 @@ their verification at the re-evaluation tolerances). ``paper/report.tex`` uses o
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from ..claims import load_claims, verify
 from . import StageError, run_stage
 
 METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json", "metrics/model_sizes.json",
-           "metrics/align.json", "metrics/jailbreak.json", "metrics/soft_prompt_sweep.json", "metrics/finetune.json")
+           "metrics/align.json", "metrics/jailbreak.json", "metrics/soft_prompt_sweep.json", "metrics/finetune.json",
+           "metrics/many_shot.json", "metrics/post_training_scaling.json")
 SIDECARS = {"pretrain": "models/pretrain/model.json"}
 OUT = Path("paper/generated")
 DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
@@ -41,13 +43,14 @@ def tex_number(value: float) -> str:
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of nested JSON, keyed by dotted path (lists and strings skipped)."""
+    """Finite numeric leaves of nested JSON, keyed by dotted path (lists, strings and the infinite
+    bounds of an unbounded fit interval skipped)."""
     out: dict[str, float] = {}
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
             out |= flatten(value, path)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out[path] = value
     return out
 
