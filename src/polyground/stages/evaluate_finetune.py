@@ -2,7 +2,7 @@
 
 ``python -m polyground.stages.evaluate_finetune sweep``: every learning rate of the soft-prompt
 sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning rate, and
-``best_lr``: the lowest error averaged over 0..N-1 examples) and ``metrics/soft_prompt_sweep.csv``.
+``best_lr``: the lowest error averaged over 0..N-1 examples, and its errors again as ``best``) and ``metrics/soft_prompt_sweep.csv``.
 
 ``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
 pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
@@ -55,6 +55,7 @@ def sweep(params) -> None:
                                    "diverged": not math.isfinite(mean), "wall_s": meta["wall_s"]}
     finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
     metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
+    metrics["best"] = metrics["lrs"][str(metrics["best_lr"])]  # under a fixed key, for the report's text
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
     write_curves(SWEEP_CURVES, curves)
     write_json("metrics/soft_prompt_sweep.json", metrics)
