@@ -9,7 +9,6 @@ their verification at the re-evaluation tolerances). ``paper/report.tex`` uses o
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 
@@ -43,14 +42,13 @@ def tex_number(value: float) -> str:
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, float]:
-    """Finite numeric leaves of nested JSON, keyed by dotted path (lists, strings and the infinite
-    bounds of an unbounded fit interval skipped)."""
+    """Numeric leaves of nested JSON, keyed by dotted path (lists and strings skipped)."""
     out: dict[str, float] = {}
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
             out |= flatten(value, path)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[path] = value
     return out
 
