@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,27 +28,11 @@ sys.path.insert(0, str(ROOT / "src"))
 from polyground.checkpoint import build_model  # noqa: E402
 from polyground.config import load_params  # noqa: E402
 from polyground.evaluate import for_evaluation  # noqa: E402
+from timing import matmul_peak, median_seconds  # noqa: E402  (bench/, the script's folder)
 
 SHAPES = {"81 points": (81, 0), "31 points": (31, 0), "31 points + 50-pair prompt": (31, 100)}
 VARIANTS = [("eager, gelu_new", 500, "trained"), ("eager, gelu_new", 64, "trained"), ("for_evaluation", 64, "evaluation"),
             ("for_evaluation", 128, "evaluation"), ("compiled, gelu_new", 64, "compiled")]
-
-
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
-def matmul_peak(size: int = 2048) -> float:
-    """Measured fp32 FLOP/s of a large matmul on the set thread count."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / median_seconds(lambda: a @ b, repeats=7)
 
 
 def forward_flops(n_embd: int, n_layer: int, tokens: int) -> float:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from polyground.curriculum import degree_at
 from polyground.evaluate import eval_sequences, model_predictor, squared_errors
 from polyground.tasks import ChebyshevTask, generator_for
 from polyground.train import train
+from timing import matmul_peak, median_seconds  # bench/, the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = {10: 0.30, 20: 0.06, 30: 0.025}  # the paper's pretrained model (issue 3)
@@ -69,24 +69,6 @@ def step_flops(params: Params, batch: int, points: int) -> float:
     matmul_params = 12 * m.n_layer * m.n_embd**2 + 2 * m.n_embd
     tokens = 2 * points
     return batch * tokens * (6 * matmul_params + 12 * m.n_layer * m.n_embd * tokens)
-
-
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
-def matmul_peak(threads: int, size: int = 2048) -> float:
-    """Measured fp32 FLOP/s of a large matmul on ``threads`` threads."""
-    torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / median_seconds(lambda: a @ b, repeats=7)
 
 
 def throughput(params: Params, repeats: int) -> list[dict]:
@@ -219,7 +201,8 @@ def main() -> None:
     budget, sweep_budget = (45.0, 0.0) if args.quick else (args.budget, args.sweep_budget)
     eval_every = args.eval_every or budget / (4 if args.quick else 12)
     params = load()
-    peak = matmul_peak(params.threads)
+    torch.set_num_threads(params.threads)
+    peak = matmul_peak()
     steps = throughput(params, repeats=3 if args.quick else 7)
     for row in steps:
         row["fraction of peak"] = f"{row['flop_per_s'] / peak:.0%}"
