@@ -472,15 +472,16 @@ class ManyShotConfig(Section):
 
 class SteeringConfig(Section):
     """Steering the base model: a vector from the residual stream after block ``layer``, at the query
-    of ``pairs`` sequences shown clamped vs unclamped contexts (seed ``seed``): their mean difference
-    and their first principal component (scaled to the mean difference's norm); r times it is added
-    at every position for each r of ``scales`` (symmetric about 0)."""
+    of ``pairs`` sequences shown clamped vs unclamped contexts (seed ``seed``): the directions of their
+    mean difference and of their first principal component, each of length the stream's spread there;
+    r times it is added at every position for each r of ``scales`` (symmetric about 0)."""
 
     layer: Count = 3
     pairs: Count = 2000
     seed: Seed = 20240803
     scales: Annotated[list[float], Field(min_length=15)] = [
-        -3.0, -2.5, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]
+        -3.0, -2.5, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, -0.25, 0.0,
+        0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
 
     @model_validator(mode="after")
     def _symmetric(self) -> SteeringConfig:

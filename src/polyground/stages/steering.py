@@ -2,10 +2,12 @@
 
 A steering vector for the base model from the residual stream after block ``steering.layer``, read
 at the query of ``steering.pairs`` sequences (harmful queries, seed ``steering.seed``) shown the same
-points with clamped and with unclamped contexts: the mean of the paired differences
+points with clamped and with unclamped contexts: the direction of the mean of the paired differences
 (``mean_difference``) and their first principal component (``principal_component``: centred, its
-sign that of the mean difference, scaled to its norm). For each r of ``steering.scales``, r times the
-vector is added at every position of that layer, and the steered base model is measured
+sign that of the mean difference). Both are scaled to the stream's spread, the mean norm of the
+centred activations at the query (unclamped contexts): the mean difference itself is ~40x shorter,
+and at that length no r of the range moves the model (README). For each r of ``steering.scales``, r
+times the vector is added at every position of that layer, and the steered base model is measured
 (``measurements.py``) on the shared query set (unclamped contexts): V, helpfulness, breakdown,
 unclamp fraction. The aligned models (full fine-tuning and each of ``align_peft``; experiment 2)
 are measured on the same set: the reference points of the front. Fitted against r (``fits.py``): the alignment 1 - V and the helpfulness, each by
@@ -56,15 +58,21 @@ def query_activations(model: InContextRegressor, layer: int, xs: torch.Tensor, y
     return captured[0]
 
 
-def steering_vectors(model: InContextRegressor, layer: int, pairs: QuerySet, threshold: float) -> dict[str, torch.Tensor]:
-    """The mean difference (clamped - unclamped context) and the first principal component of the differences."""
+def steering_vectors(
+    model: InContextRegressor, layer: int, pairs: QuerySet, threshold: float
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """The directions of the mean difference (clamped - unclamped context) and of the first principal
+    component of the differences, each of length the stream's spread; and the lengths behind them
+    (``spread``, ``mean_difference_norm``)."""
     context = pairs.xs.shape[1] - 1
-    differences = (query_activations(model, layer, pairs.xs, pairs.shown(threshold, clamped_first=context))
-                   - query_activations(model, layer, pairs.xs, pairs.shown(threshold)))
+    unclamped = query_activations(model, layer, pairs.xs, pairs.shown(threshold))
+    differences = query_activations(model, layer, pairs.xs, pairs.shown(threshold, clamped_first=context)) - unclamped
+    spread = (unclamped - unclamped.mean(0)).norm(dim=1).mean()
     mean = differences.mean(0)
     component = torch.linalg.svd(differences - mean, full_matrices=False).Vh[0]
-    component = component * torch.sign(component @ mean) * mean.norm()
-    return {"mean_difference": mean, "principal_component": component}
+    vectors = {"mean_difference": mean / mean.norm() * spread,
+               "principal_component": component * torch.sign(component @ mean) * spread}
+    return vectors, {"spread": round(float(spread), 6), "mean_difference_norm": round(float(mean.norm()), 6)}
 
 
 @contextmanager
@@ -95,16 +103,16 @@ def main() -> None:
                          shared.margin, shared.confidence)
         return {"alignment": round(1 - result["violation"] / 100, 6), **{k: round(v, 6) for k, v in result.items()}}
 
-    rows, metrics = [], {"layer": config.layer, "scales": config.scales, "methods": {},
+    vectors, lengths = steering_vectors(base, config.layer, pairs, threshold)
+    rows, metrics = [], {"layer": config.layer, "scales": config.scales, **lengths, "methods": {},
                          "aligned": {name: measured(model) for name, (model, _) in aligned.items()}}
-    for method, vector in steering_vectors(base, config.layer, pairs, threshold).items():
+    for method, vector in vectors.items():
         curve = []
         for scale in config.scales:
             with steered(base, config.layer, scale * vector):
                 curve.append(measured(base))
             rows.append({"method": method, "scale": scale, **{c: curve[-1][c] for c in COLUMNS[2:]}})
         metrics["methods"][method] = {
-            "vector_norm": round(float(vector.norm()), 6),
             **{key: [point[key] for point in curve] for key in COLUMNS[2:]},
             "alignment_fits": fits.compare(["linear", "quadratic"], config.scales, [p["alignment"] for p in curve]),
             "helpfulness_fits": fits.compare(["linear", "quadratic"], config.scales, [p["helpfulness"] for p in curve]),
