@@ -57,7 +57,7 @@ def safety_basin_figure() -> plt.Figure:
     legend). Middle: helpfulness along them. Right: V on the 2-D slice around the full fine-tuned model."""
     metrics = _metrics("safety_basin")
     alphas = metrics["alphas"]
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(7.0, 2.4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(7.5, 2.6))
     for name, result in metrics["models"].items():
         tint = color(name) if name in ("lora", "full_finetune") else color("soft_prompt_50")
         for index, (violation, helpfulness) in enumerate(zip(result["violation"], result["helpfulness"])):
@@ -67,23 +67,24 @@ def safety_basin_figure() -> plt.Figure:
     left.set_ylabel("violation rate V (%)")
     middle.set_ylabel("helpfulness")
     for ax in (left, middle):
-        ax.set_xlabel("alpha (direction scaled to the weights)")
+        ax.set_xlabel("alpha (x layer-normalised direction)", fontsize=7)
         ax.legend(frameon=False, fontsize=5)
-    left.set_title(f"safety basin (tolerance {metrics['tolerance']:g} points)")
+    left.set_title(f"V along 3 directions (tolerance {metrics['tolerance']:g})", fontsize=8)
+    middle.set_title("helpfulness along them", fontsize=8)
     grid = metrics["models"]["full_finetune"]["slice"]
     mesh = right.pcolormesh(grid["grid"], grid["grid"], np.array(grid["violation"]).T, cmap="magma", shading="nearest",
                             vmin=0, vmax=100)
     fig.colorbar(mesh, ax=right, label="V (%)")
     right.set_xlabel("alpha (direction 1)")
     right.set_ylabel("beta (direction 2)")
-    right.set_title("full fine-tuning, 2-D slice")
+    right.set_title("full fine-tuning, 2-D slice", fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def steering_figure() -> plt.Figure:
     """Left: alignment (1 - V) and helpfulness against the steering scale r, with the line and
-    parabola fits. Right: the alignment-helpfulness front, the aligned model as a point."""
+    parabola fits, and the breakdown share (aligned by breaking is not aligned). Right: the alignment-helpfulness front, the aligned model as a point."""
     metrics = _metrics("steering")
     scales = np.array(metrics["scales"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
@@ -96,14 +97,16 @@ def steering_figure() -> plt.Figure:
             if fitted["converged"]:
                 left.plot(grid, fits.predict(fitted, grid), color=tint, ls=style, lw=0.9,
                           label=f"{key}, {method.replace('_', ' ')}: {form} fit")
+        left.plot(scales, np.array(result["breakdown"]) / 100, color="0.55", ls=style, lw=0.7,
+                  label=f"breakdown share, {method.replace('_', ' ')}")
         front = scales >= 0
         right.plot(np.array(result["helpfulness"])[front], np.array(result["alignment"])[front], ls=style,
                    marker="o", ms=2.5, color=color("pretrained"), label=f"steered base, {method.replace('_', ' ')}")
     for name, point in metrics["aligned"].items():
         right.plot([point["helpfulness"]], [point["alignment"]], "*", ms=7, label=f"aligned: {name.replace('_', ' ')}",
                    color=color(name) if name in ("lora", "full_finetune") else color("soft_prompt_50"))
-    left.set_xlabel(f"steering scale r (layer {metrics['layer']})")
-    left.set_ylabel("alignment 1 - V / helpfulness")
+    left.set_xlabel(f"steering scale r (stream spreads, layer {metrics['layer']})")
+    left.set_ylabel("1 - V / helpfulness / breakdown")
     left.set_title("steering the base model")
     left.legend(frameon=False, fontsize=5)
     right.set_xlabel("helpfulness (1 - MSE / Var on safe queries)")
