@@ -18,7 +18,8 @@ from . import StageError, run_stage
 
 METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json", "metrics/model_sizes.json",
            "metrics/align.json", "metrics/jailbreak.json", "metrics/soft_prompt_sweep.json", "metrics/finetune.json",
-           "metrics/many_shot.json", "metrics/post_training_scaling.json")
+           "metrics/many_shot.json", "metrics/post_training_scaling.json", "metrics/safety_basin.json",
+           "metrics/steering.json")
 SIDECARS = {"pretrain": "models/pretrain/model.json"}
 OUT = Path("paper/generated")
 DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()

@@ -112,7 +112,8 @@ def main() -> None:
     measured = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,
                                   shared.seed), threshold, shared)
     alphas = np.linspace(-config.span, config.span, config.alphas)
-    rows, metrics = [], {"alphas": [round(float(a), 6) for a in alphas], "tolerance": config.tolerance, "models": {}}
+    rows, metrics = [], {"alphas": [round(float(a), 6) for a in alphas], "tolerance": config.tolerance,
+                         "robustness_sequences": config.robustness_sequences, "models": {}}
     for name, (model, sha256) in models.items():
         weights = weight_matrices(model)
         found = directions(weights, config.directions, config.seed)
