@@ -84,7 +84,8 @@ def safety_basin_figure() -> plt.Figure:
 
 def steering_figure() -> plt.Figure:
     """Left: alignment (1 - V) and helpfulness against the steering scale r, with the line and
-    parabola fits, and the breakdown share (aligned by breaking is not aligned). Right: the alignment-helpfulness front, the aligned model as a point."""
+    parabola fits, and the breakdown share (aligned by breaking is not aligned). Right: the
+    alignment-helpfulness front, the aligned model as a point."""
     metrics = _metrics("steering")
     scales = np.array(metrics["scales"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
