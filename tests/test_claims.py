@@ -47,6 +47,13 @@ def test_vacuous_checks_are_refused(tmp_path, less, message):
         load_claims(path)
 
 
+def test_a_claims_file_that_is_not_yaml_gets_one_clear_error(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n- id: x\n  statement: a text with a colon: here\n")
+    with pytest.raises(ClaimsError, match="not valid YAML at line 3"):
+        load_claims(path)
+
+
 def _verify_copy(tmp_path, edit, mode="reevaluate"):
     """Run the verifier CLI on a copy of the metrics changed by ``edit(metrics_dict)``."""
     shutil.copytree(ROOT / "metrics", tmp_path / "metrics")

@@ -75,7 +75,13 @@ def metric_refs(claim: dict) -> list[str]:
 
 def load_claims(path: Path = CLAIMS) -> list[dict]:
     """The claims of ``path``, each checked for the fields it needs; no check can pass vacuously."""
-    claims = (yaml.safe_load(path.read_text()) or {}).get("claims") or []
+    try:
+        claims = (yaml.safe_load(path.read_text()) or {}).get("claims") or []
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ClaimsError(f"{path} is not valid YAML{where} ({getattr(error, 'problem', error)}): quote a text "
+                          "that holds ': ' or '#', or fix the indentation") from None
     seen: set[str] = set()
     for claim in claims:
         name = claim.get("id", "?")

@@ -11,8 +11,7 @@ import numpy as np
 from . import fits
 from .plotting import color, label
 
-SIZE_COLORS = {"pretrain": color("pretrained"), "pretrain_snapshot": color("snapshot"), "pretrain_small": color("small"),
-               "pretrain_tiny": color("tiny")}
+SIZE_KINDS = {"pretrain": "paper_size", "pretrain_snapshot": "snapshot", "pretrain_small": "small", "pretrain_tiny": "tiny"}
 
 
 def _metrics(stage: str) -> dict:
@@ -25,19 +24,28 @@ def _by_number(values: dict[str, float]) -> dict[int, float]:
 
 
 def elasticity_figure() -> plt.Figure:
-    """Left: unclamp fraction while aligning and while undoing (the most aligned model), per base.
-    Right: the share of the alignment undone after ``compare_at`` sequences, per alignment budget."""
+    """Left: the share of the alignment achieved while aligning and undone while undoing (the most
+    aligned model), per base, with the paper-size base's two-phase and exponential fits of the undo
+    curve. Right: the share undone after ``compare_at`` sequences, per alignment budget."""
     metrics = _metrics("elasticity")
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.6))
     for name, result in metrics["bases"].items():
-        tint = SIZE_COLORS.get(name, color("aligned"))
+        kind = SIZE_KINDS[name]
+        tint, name_label = color(kind), label(kind)
         forward, backward = _by_number(result["forward"]), _by_number(result["backward"])
         left.plot(list(forward), list(forward.values()), color=tint, ls="--", marker="o", ms=2.5,
-                  label=f"{name}: aligning (share achieved)")
+                  label=f"{name_label}: aligning")
         left.plot(list(backward), list(backward.values()), color=tint, marker="s", ms=2.5,
-                  label=f"{name}: undoing (share undone)")
+                  label=f"{name_label}: undoing")
+        if name == "pretrain":  # the claims' base: its undo fits, as shares (u - u*) / (u_base - u*)
+            grid = np.geomspace(min(backward), max(backward), 100)
+            u_star = result["base"]["unclamp"] - result["alignment_gap"]
+            for form, style in (("two_phase", ":"), ("exponential", "-.")):
+                fitted = result["undo_fits"][form]
+                left.plot(grid, (fits.predict(fitted, grid) - u_star) / result["alignment_gap"], color="black",
+                          ls=style, lw=0.8, label=f"{form.replace('_', '-')} fit (held-out RMSE {fitted['held_out_rmse']:.3f})")
         by_alignment = _by_number(result["elasticity_by_alignment"])
-        right.plot(list(by_alignment), list(by_alignment.values()), color=tint, marker="o", ms=2.5, label=name)
+        right.plot(list(by_alignment), list(by_alignment.values()), color=tint, marker="o", ms=2.5, label=name_label)
     left.set_xscale("log", base=2)
     left.set_xlabel("fine-tuning sequences")
     left.set_ylabel("share of the alignment")

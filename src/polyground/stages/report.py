@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 
 from ..files import write_atomic
-from ..claims import load_claims, verify
+from ..claims import ClaimsError, load_claims, verify
 from . import StageError, run_stage
 
 METRICS = ("metrics/pretrain.json", "metrics/seed_spread.json", "metrics/clamping.json", "metrics/model_sizes.json",
            "metrics/align.json", "metrics/jailbreak.json", "metrics/soft_prompt_sweep.json", "metrics/finetune.json",
            "metrics/many_shot.json", "metrics/post_training_scaling.json", "metrics/safety_basin.json",
-           "metrics/steering.json")
+           "metrics/steering.json", "metrics/elasticity.json")
 SIDECARS = {"pretrain": "models/pretrain/model.json"}
 OUT = Path("paper/generated")
 DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
@@ -112,8 +112,11 @@ def claims_tex() -> tuple[str, str]:
 
 
 def main() -> None:
+    try:
+        macros, table = claims_tex()  # before writing anything: a bad claims file leaves the report as it was
+    except ClaimsError as error:
+        raise StageError(str(error)) from None
     write_atomic(OUT / "numbers.tex", numbers())
-    macros, table = claims_tex()
     write_atomic(OUT / "claims.tex", macros)
     write_atomic(OUT / "claims_table.tex", table)
     print(f"report: wrote {OUT}/numbers.tex, claims.tex and claims_table.tex")
