@@ -1,6 +1,7 @@
 """The reproduction report: numbers only through generated macros, and the PDF stage."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -74,3 +75,8 @@ def test_pdf_builds_reproducibly(tmp_path):
         pdfs.append((repo / "paper" / "report.pdf").read_bytes())
     assert pdfs[0].startswith(b"%PDF") and len(pdfs[0]) > 10_000
     assert pdfs[0] == pdfs[1], "same inputs, different PDF bytes"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_value_that_is_not_finite_is_written_as_n_a(value):
+    assert tex_number(value) == "n/a"

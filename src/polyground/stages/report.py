@@ -9,6 +9,7 @@ their verification at the re-evaluation tolerances). ``paper/report.tex`` uses o
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -33,7 +34,10 @@ def macro_name(*parts: str) -> str:
 
 
 def tex_number(value: float) -> str:
-    """Integers with thousands separators, else four significant digits, scientific when far from 1."""
+    """Integers with thousands separators, else four significant digits, scientific when far from 1;
+    n/a for NaN and infinity (a share where nothing moved, a fit that did not converge)."""
+    if not math.isfinite(value):
+        return "n/a"
     if float(value).is_integer() and abs(value) < 1e9:
         return f"{int(value):,}".replace(",", "{,}")
     if 1e-3 <= abs(value) < 1e4:
