@@ -1,16 +1,16 @@
 """The benchmarks' analytic FLOP counts, against torch's own count (the bounds they print rest on them)."""
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from conftest import ROOT
 from polyground.checkpoint import build_model
 from polyground.config import ModelConfig, load_params
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(ROOT / "bench"))
 from forward import forward_flops  # noqa: E402
 from reviewer_bound import passes  # noqa: E402
 
@@ -30,8 +30,8 @@ def test_forward_flops_are_the_matmuls_torch_counts_plus_causal_attention(tokens
 
 
 def test_reviewer_bound_counts_every_evaluation_stage_the_reviewer_regenerates():
-    stages = set(passes(load_params(Path(__file__).resolve().parents[1] / "params.yaml")))
-    script = (Path(__file__).resolve().parents[1] / "reproduce.sh").read_text()
+    stages = set(passes(load_params(ROOT / "params.yaml")))
+    script = (ROOT / "reproduce.sh").read_text()
     regenerated = script.split("regenerate=(")[1].split(")")[0].split()
     model_heavy = {s for s in regenerated if s.startswith(("evaluate_", "jailbreak"))} - {"evaluate_model_sizes"}
     assert stages == model_heavy
