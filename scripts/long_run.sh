@@ -2,8 +2,8 @@
 # The long pretraining run, across sessions and machines (README, "The long run").
 #   scripts/long_run.sh continue   start the run, or continue it from runs/ or from the last published
 #                                  state (pulled from the DVC remote on a fresh machine); in the background
-#   scripts/long_run.sh publish    copy its state to resume/pretrain/, push it to the DVC remote and stage
-#                                  it (with its progress log and figure) for a commit: once a session
+#   scripts/long_run.sh publish    copy its state (with its progress log) to resume/pretrain/, push it to
+#                                  the DVC remote and stage it for a commit: once a session
 #   scripts/long_run.sh status     is it running, and its last progress evaluations
 # The recipe is params.yaml (pretrain.train), with configs/$POLYGROUND_LONG_SET.yaml merged over it if set.
 set -euo pipefail
@@ -28,15 +28,14 @@ case "${1:-}" in
     ;;
   publish)
     "${stage[@]}" --publish
-    dvc repro --single-item pretrain_progress   # the progress figure, recorded in dvc.lock
     dvc add --quiet resume/pretrain
     dvc push --quiet resume/pretrain.dvc
-    git add resume/pretrain.dvc resume/.gitignore dvc-remote dvc.lock logs/pretrain_progress.csv figures/pretrain_progress.png figures/pretrain_progress.pdf
+    git add resume/pretrain.dvc resume/.gitignore dvc-remote
     echo "published and staged: commit it (each publication adds ~15 MB to the repository: once a session)"
     ;;
   status)
     running && echo "running (log: $log)" || echo "not running"
-    progress=$(ls -t runs/pretrain/*/progress.csv 2>/dev/null | head -1)
+    progress=$(ls -t runs/pretrain/*/progress.csv resume/pretrain/progress.csv 2>/dev/null | head -1 || true)
     [[ -n "$progress" ]] && cut -d, -f1-12 "$progress" | tail -"${2:-5}" | column -t -s, || echo "no progress evaluations yet"
     ;;
   *) sed -n 2,9p "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

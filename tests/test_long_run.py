@@ -1,11 +1,13 @@
 """The long run's travel between machines: --publish copies the run state to resume/, and on a
 machine without runs/ --continue resumes from it (the smoke set, in a temporary directory)."""
 
+import json
 import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT
@@ -20,6 +22,7 @@ def _run(args, cwd, check=True):
 
 
 def _workspace(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     return tmp_path
@@ -67,3 +70,53 @@ def test_published_state_of_another_recipe_is_refused(published, tmp_path):
 def test_publish_without_a_run_says_how_to_start_it(tmp_path):
     result = _run(STAGE + ["--publish"], _workspace(tmp_path), check=False)
     assert result.returncode == 2 and "holds no run state to publish: start the run first" in result.stderr
+
+
+CONTINUED = """
+  continued:   # a second cycle of 40 steps from the first's end
+    steps: 40
+    batch_size: 16
+    lr: 0.0005
+    schedule: wsd
+    warmup_steps: 5
+    decay_steps: 20
+    min_lr_ratio: 0.0
+    curriculum: {points_start: 31, points_end: 31, degree_start: 11, final_points: 41, final_every: 4}
+    checkpoint_every: 20
+    log_every: 10
+"""
+
+
+def _with_second_cycle(work):
+    smoke = (work / "configs" / "smoke.yaml").read_text()
+    (work / "configs" / "continued.yaml").write_text(smoke.replace("  progress: {every: 20", CONTINUED.lstrip("\n")
+                                                                   + "  progress: {every: 20"))
+    return [sys.executable, "-m", "polyground.stages.pretrain", "--set", "continued"]
+
+
+def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(published, tmp_path):
+    """The second cycle from models/pretrain (the first cycle's end; runs/ lost) equals the whole run
+    trained from nothing, and its logs continue the first cycle's; published and continued on a
+    machine without runs/, it ends the same."""
+    work = _copy(published, tmp_path)
+    shutil.rmtree(work / "runs")
+    stage = _with_second_cycle(work)
+    assert "the second cycle starts from the first's step 60" in _run(stage, work).stdout
+    from_checkpoint = load_file(work / "models" / "pretrain" / "model.safetensors")
+    meta = json.loads((work / "models" / "pretrain" / "model.json").read_text())
+    assert (meta["step"], meta["sequences"], meta["continued"]["steps"]) == (100, 100 * 16, 40)
+    progress = (work / "logs" / "pretrain_progress.csv").read_text().splitlines()
+    assert [int(row.split(",")[0]) for row in progress[1:]] == [20, 40, 60, 80, 100]
+    assert float(progress[4].split(",")[2]) > float(progress[3].split(",")[2])  # training seconds go on
+
+    fresh = _workspace(tmp_path / "fresh")
+    _run(_with_second_cycle(fresh), fresh)
+    whole = load_file(fresh / "models" / "pretrain" / "model.safetensors")
+    assert all(torch.equal(whole[k], from_checkpoint[k]) for k in whole)
+
+    _run(stage + ["--publish"], work)
+    shutil.rmtree(work / "runs")
+    shutil.rmtree(work / "models")
+    assert "continuing from the published state at step 40" in _run(stage + ["--continue"], work).stdout
+    resumed = load_file(work / "models" / "pretrain" / "model.safetensors")
+    assert all(torch.equal(resumed[k], whole[k]) for k in whole)

@@ -244,10 +244,13 @@ class ProgressConfig(Section):
 
 class PretrainConfig(Section):
     """The pretraining stage: task class, training run and its progress evaluation; the same run
-    replayed up to ``snapshot_step`` gives an earlier checkpoint of it (``pretrain_snapshot``)."""
+    replayed up to ``snapshot_step`` gives an earlier checkpoint of it (``pretrain_snapshot``).
+    ``continued`` (if set) is a second cycle of training (continued pretraining) from the end of
+    ``train``: the model is its end."""
 
     task: TaskConfig = Field(default_factory=TaskConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    continued: TrainConfig | None = None  # a second cycle from train's end (fresh optimiser, the stream after it)
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
     snapshot_step: Count = 10000
 

@@ -25,6 +25,7 @@ import os
 import resource
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,33 @@ from .curriculum import BatchFn, lr_at, points_at
 from .files import atomic_path, write_atomic, write_rows
 
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
+TOTALS = ("step", "sequences", "train_s", "eval_s")  # counted over the cycles of a run (:class:`Before`)
 LENGTH_KEYS = ("steps", "decay_steps", "checkpoint_every", "log_every")  # and curriculum.final_steps
 Probe = Callable[[nn.Module], dict[str, float]]
 
 
 class ResumeError(CheckpointError):
     """A run directory whose saved state belongs to a different run, or cannot continue this one."""
+
+
+@dataclass
+class Before:
+    """What an earlier cycle of the same run left (continued pretraining): its log and progress rows
+    and its totals, which this cycle's rows continue (steps, sequences and seconds counted from them)."""
+
+    log: list[dict] = field(default_factory=list)
+    progress: list[dict] = field(default_factory=list)
+    step: int = 0
+    sequences: int = 0
+    train_s: float = 0.0
+    eval_s: float = 0.0
+
+    @classmethod
+    def after(cls, summary: dict) -> Before:
+        """What a finished cycle (:func:`train`'s summary) leaves to the next one."""
+        return cls(read_log(Path(summary["log"]), summary["step"]),
+                   read_log(Path(summary["progress"]), summary["step"]) if summary["progress"] else [],
+                   **{key: summary[key] for key in TOTALS})
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
@@ -130,7 +152,8 @@ def _load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
     return info
 
 
-def _read_log(path: Path, up_to_step: int) -> list[dict]:
+def read_log(path: Path, up_to_step: int) -> list[dict]:
+    """The rows of a run's log (``log.csv`` or ``progress.csv``) up to a step ([] if it has none)."""
     if not path.exists():
         return []
     with open(path, newline="") as handle:
@@ -153,6 +176,7 @@ def train(
     probe_every: int = 0,
     probe_steps: frozenset[int] = frozenset(),
     until: int | None = None,
+    before: Before | None = None,
 ) -> dict:
     """Train ``model`` in place (resuming from ``run_dir`` if it holds this run's state); with
     ``until``, stop after that step of the run (an earlier checkpoint of the same trajectory).
@@ -161,7 +185,11 @@ def train(
     ``probe_steps`` (nested budgets measured along one run); its results go to
     ``progress.csv`` beside the training seconds and the evaluation seconds so far (both summed
     over resumptions; the training clock pauses while it evaluates) and the peak memory.
-    Returns a summary: steps, wall time (summed over resumptions), final logged loss, log path.
+    ``before`` (a second cycle of a run): its rows head this run's logs, and the steps, sequences
+    and seconds of the logs and of the summary's totals count from it (kept in the run's state, so
+    a resumed cycle needs no ``before``).
+    Returns a summary: steps, wall time (summed over resumptions), final logged loss, log path,
+    and the totals over the cycles (:data:`TOTALS`).
     """
     torch.set_num_threads(threads)
     run_dir = Path(run_dir)
@@ -176,7 +204,7 @@ def train(
     fingerprint = json.loads(json.dumps({**fingerprint, "train": as_dict(config)}))
 
     stop = config.steps if until is None else min(until, config.steps)
-    start, elapsed, eval_s = 0, 0.0, 0.0
+    start, elapsed, eval_s, before = 0, 0.0, 0.0, before or Before()
     if (run_dir / "state.json").exists():
         info = _load_state(run_dir, model, optimizer)
         check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
@@ -184,9 +212,12 @@ def train(
             raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {stop} steps: "
                               "lengthen the run, or move the directory away to start afresh")
         start, elapsed, eval_s = info["step"], info["elapsed_s"], info.get("eval_s", 0.0)
+        before = Before(**info.get("before", {}))
+        rows = read_log(run_dir / "log.csv", before.step + start)
+        progress_rows = read_log(run_dir / "progress.csv", before.step + start)
+    else:
+        rows, progress_rows = list(before.log), list(before.progress)
     run_dir.mkdir(parents=True, exist_ok=True)
-    rows = _read_log(run_dir / "log.csv", start)
-    progress_rows = _read_log(run_dir / "progress.csv", start)
     model, optimizer = accelerator.prepare(model, optimizer)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if config.compile:  # one dynamic-shape graph for every curriculum length
@@ -217,9 +248,9 @@ def train(
         if done % config.log_every == 0 or done == stop:
             mean_loss = loss_sum / loss_count
             rows.append({
-                "step": done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
+                "step": before.step + done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
                 "loss": f"{mean_loss:.6g}", "grad_norm": f"{float(grad_norm):.6g}",
-                "elapsed_s": f"{time.perf_counter() - began:.2f}",
+                "elapsed_s": f"{before.train_s + time.perf_counter() - began:.2f}",
             })
             progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
             loss_sum, loss_count = 0.0, 0
@@ -231,8 +262,9 @@ def train(
             model.train()
             eval_s += time.perf_counter() - paused
             progress_rows.append({
-                "step": done, "sequences": done * config.batch_size, "train_s": f"{paused - began:.1f}",
-                "eval_s": f"{eval_s:.1f}", "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+                "step": before.step + done, "sequences": before.sequences + done * config.batch_size,
+                "train_s": f"{before.train_s + paused - began:.1f}", "eval_s": f"{before.eval_s + eval_s:.1f}",
+                "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
                 "device": accelerator.device.type, **{k: f"{v:.6g}" for k, v in results.items()},
             })
             began += time.perf_counter() - paused
@@ -246,7 +278,7 @@ def train(
                     _write_log(run_dir / "progress.csv", progress_rows)
                 _save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
                     "step": done, "elapsed_s": elapsed, "eval_s": eval_s,
-                    "fingerprint": fingerprint,
+                    "fingerprint": fingerprint, "before": {key: getattr(before, key) for key in TOTALS},
                 })
     progress.close()
     accelerator.wait_for_everyone()
@@ -257,4 +289,6 @@ def train(
         "log": str(run_dir / "log.csv"),
         "progress": str(run_dir / "progress.csv") if progress_rows else None,
         "num_processes": accelerator.num_processes,
+        "step": before.step + stop, "sequences": before.sequences + stop * config.batch_size,
+        "train_s": before.train_s + elapsed, "eval_s": before.eval_s + eval_s,
     }

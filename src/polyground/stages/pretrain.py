@@ -12,8 +12,14 @@ rerunning after a kill continues there.
 A run longer than a session (README, "The long run"): ``--set NAME`` merges ``configs/NAME.yaml``
 over params.yaml; ``--continue`` also resumes from the published state ``resume/<name>/`` when it
 is further along than ``runs/`` (a fresh machine after ``dvc pull resume/<name>.dvc``);
-``--publish`` copies the run's current state to ``resume/<name>/`` and its progress to ``logs/``
+``--publish`` copies the run's current state, its progress log included, to ``resume/<name>/``
 without training (scripts/long_run.sh pushes it to the remote).
+
+Continued pretraining (``pretrain.continued``): a second warmup-stable-decay cycle from the first
+cycle's final weights, with a fresh AdamW and the data stream after the first cycle's last step;
+its logs continue the first cycle's. The second cycle is the run that resumes and is published; its
+start needs the first cycle's end: from ``runs/``, from ``models/<name>`` when that checkpoint is
+exactly the first cycle's end, or else trained first. ``--snapshot`` replays the first cycle only.
 """
 
 from __future__ import annotations
@@ -24,15 +30,17 @@ from pathlib import Path
 
 import torch
 from accelerate import PartialState
+from safetensors.torch import load_model
+from torch import nn
 
-from ..checkpoint import build_model, save_checkpoint
-from ..config import ParamsError, as_dict, load_params
+from ..checkpoint import WEIGHTS, build_model, read_metadata, save_checkpoint
+from ..config import ParamsError, TrainConfig, as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..evaluate import progress_probe
-from ..files import copy_atomic
+from ..files import CheckpointError, copy_atomic
 from ..model import count_parameters
 from ..tasks import ChebyshevTask
-from ..train import check_resumable, recipe_key, train
+from ..train import Before, check_resumable, read_log, recipe_key, train
 from . import StageError, fingerprint_dir, run_stage
 
 STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
@@ -50,6 +58,27 @@ def copy_state(source: Path, target: Path) -> None:
     for name in STATE_FILES:
         if (source / name).exists():
             copy_atomic(source / name, target / name)
+
+
+def finished_first_cycle(model: nn.Module, name: str, fingerprint: dict, first: TrainConfig) -> Before | None:
+    """The first cycle's end from ``models/<name>`` when that checkpoint is exactly it (the same
+    seed, threads, model, task and whole recipe, and no second cycle): its weights are loaded into
+    ``model`` and its logs (``logs/<name>.csv``, ``logs/<name>_progress.csv``) head the second
+    cycle's. A machine whose ``runs/`` lost the first cycle then need not train it again."""
+    try:
+        meta = read_metadata(f"models/{name}", name)
+    except CheckpointError:
+        return None
+    same = {key: meta.get(key) for key in ("seed", "threads", "model", "task")} == {
+        key: fingerprint[key] for key in ("seed", "threads", "model", "task")}
+    if not same or meta.get("train") != as_dict(first) or meta.get("step") != first.steps or "continued" in meta:
+        return None
+    load_model(model, f"models/{name}/{WEIGHTS}", strict=True)
+    logs = Path("logs") / f"{name}.csv", Path("logs") / f"{name}_progress.csv"
+    log, progress = (read_log(path, first.steps) for path in logs)
+    totals = progress[-1] if progress else {"train_s": meta["wall_s"], "eval_s": 0.0}
+    return Before(log, progress, first.steps, first.steps * first.batch_size,
+                  float(totals["train_s"]), float(totals["eval_s"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,18 +109,23 @@ def main(argv: list[str] | None = None) -> None:
         "stage": name, "seed": params.seed, "threads": params.threads,
         "model": as_dict(model_config), "task": as_dict(config.task),
     }
-    run_dir = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(config.train)})
+    continued = None if args.snapshot else config.continued
+    first_dir = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(config.train)})
+    if continued is None:
+        run_dir, recipe = first_dir, config.train
+    else:  # the second cycle is a run of its own, named by the first cycle's whole recipe and its own
+        fingerprint = {**fingerprint, "first": as_dict(config.train)}
+        run_dir, recipe = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(continued)}), continued
     published = Path("resume") / name
     if args.publish:
         if not saved_step(run_dir):
             raise StageError(f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)")
-        copy_state(run_dir, published)
-        copy_atomic(run_dir / "progress.csv", f"logs/{name}_progress.csv")
+        copy_state(run_dir, published)  # logs/ stay the committed model's until the run finishes
         print(f"{name}: published step {saved_step(published)} to {published}")
         return
     if args.resume and saved_step(published) > saved_step(run_dir):
         info = json.loads((published / "state.json").read_text())
-        check_resumable(info["fingerprint"], {**fingerprint, "train": as_dict(config.train)}, info["step"], published)
+        check_resumable(info["fingerprint"], {**fingerprint, "train": as_dict(recipe)}, info["step"], published)
         print(f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})")
         copy_state(published, run_dir)
 
@@ -100,23 +134,33 @@ def main(argv: list[str] | None = None) -> None:
     batch = pretraining_batches(task, config.train.curriculum, params.seed)
     torch.manual_seed(params.seed)
     model = build_model(model_config)
+    probe = progress_probe(task, config.progress) if config.progress.every else None
+    before = None
+    if continued is not None and not saved_step(run_dir):  # the second cycle starts from the first's end
+        before = finished_first_cycle(model, name, fingerprint, config.train)
+        if before is None:
+            first = train(model, batch, config.train, first_dir, {k: v for k, v in fingerprint.items() if k != "first"},
+                          params.threads, desc=f"{name} (first cycle)", probe=probe, probe_every=config.progress.every)
+            before = Before.after(first)
+        print(f"{name}: the second cycle starts from the first's step {before.step}")
+    offset = config.train.steps if continued is not None else 0  # the data stream goes on after the first cycle
     summary = train(
-        model, batch, config.train, run_dir, fingerprint, params.threads, desc=name,
-        probe=progress_probe(task, config.progress) if config.progress.every else None, probe_every=config.progress.every,
-        until=until,
+        model, lambda step, size, points: batch(offset + step, size, points), recipe, run_dir, fingerprint,
+        params.threads, desc=name, probe=probe, probe_every=config.progress.every, until=until, before=before,
     )
     if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
         return
+    second = {"continued": as_dict(continued), "sequences": summary["sequences"]} if continued is not None else {}
     save_checkpoint(
-        model, f"models/{name}", model_config, stage=name, seed=params.seed, step=summary["steps"],
-        task=as_dict(config.task), train=as_dict(config.train),
-        wall_s=round(summary["wall_s"], 1), threads=params.threads, torch=torch.__version__,
+        model, f"models/{name}", model_config, stage=name, seed=params.seed, step=summary["step"],
+        task=as_dict(config.task), train=as_dict(config.train), **second,
+        wall_s=round(summary["train_s"], 1), threads=params.threads, torch=torch.__version__,
         parameters=count_parameters(model, trainable_only=False),
     )
     copy_atomic(summary["log"], f"logs/{name}.csv")
     if summary["progress"]:
         copy_atomic(summary["progress"], f"logs/{name}_progress.csv")
-    print(f"{name}: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
+    print(f"{name}: {summary['step']} steps in {summary['train_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 
 if __name__ == "__main__":

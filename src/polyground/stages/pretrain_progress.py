@@ -3,7 +3,8 @@
 Reads ``logs/pretrain_progress.csv`` (the progress evaluations of ``pretrain.progress``) and writes
 ``figures/pretrain_progress`` (PNG + PDF): left, the error after 10, 20, 30 and 80 in-context
 examples against training sequences (log-log) with the base model's targets dotted; right, the
-error after 30 examples per degree of the drawn polynomial.
+error after 30 examples per degree of the drawn polynomial. With a second cycle
+(``pretrain.continued``), a dashed line marks where it starts.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def main() -> None:
     for degree in degrees:
         per_degree.plot(sequences, [float(r[f"mse@30_deg{degree}"]) for r in rows],
                         color=plt.get_cmap("plasma")(degree / max(1, len(degrees))), label=f"degree {degree}")
+    first = params.pretrain.train.steps * params.pretrain.train.batch_size  # sequences of the first cycle
+    if params.pretrain.continued is not None:
+        for ax in (overall, per_degree):
+            ax.axvline(first, color="0.5", ls="--", lw=0.8)
+        overall.annotate("second cycle", (first, 1), xycoords=("data", "axes fraction"), xytext=(2, -8),
+                         textcoords="offset points", fontsize=6, color="0.4")
     overall.set_ylabel("squared error")
     overall.set_title("overall (targets dotted)")
     per_degree.set_title("after 30 examples, per degree")
