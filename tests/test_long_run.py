@@ -89,8 +89,8 @@ CONTINUED = """
 
 def _with_second_cycle(work):
     smoke = (work / "configs" / "smoke.yaml").read_text()
-    (work / "configs" / "continued.yaml").write_text(smoke.replace("  progress: {every: 20", CONTINUED.lstrip("\n")
-                                                                   + "  progress: {every: 20"))
+    one_cycle = next(line for line in smoke.splitlines(True) if line.startswith("  continued: null"))
+    (work / "configs" / "continued.yaml").write_text(smoke.replace(one_cycle, CONTINUED.lstrip("\n")))
     return [sys.executable, "-m", "polyground.stages.pretrain", "--set", "continued"]
 
 

@@ -81,7 +81,12 @@ def numbers() -> str:
                     "batch": train["batch_size"], "lr": train["lr"], "warmup": train["warmup_steps"],
                     "points": train["curriculum"]["points_end"], "final points": train["curriculum"]["final_points"],
                     "final every": train["curriculum"]["final_every"], "decay steps": train["decay_steps"],
-                    "beta two": train["beta2"], "parameters": meta["parameters"]}
+                    "beta two": train["beta2"], "parameters": meta["parameters"], "first steps": train["steps"]}
+        if meta.get("continued"):  # a second cycle from the first's end (pretrain.continued)
+            second = meta["continued"]
+            settings |= {"continued steps": second["steps"], "continued lr": second["lr"],
+                         "continued warmup": second["warmup_steps"], "continued decay steps": second["decay_steps"],
+                         "sequences": meta["sequences"]}
         for key, value in settings.items():
             lines.append(f"\\newcommand{{\\{macro_name(stage, 'run', key)}}}{{{tex_number(value)}}}")
     return "\n".join(lines) + "\n"
