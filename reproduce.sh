@@ -17,7 +17,7 @@ reports/claims.md and reports/claims.json, and exits non-zero if any regeneratio
 
   --retrain        retrain everything from scratch with params.yaml (no pull), then verify that every
                    claim's verdict comes out as recorded (a retrained model's numbers move). About
-                   16 hours on 2 CPU cores (README).
+                   15 hours on 2 CPU cores (README).
   --only NAME      one stage (e.g. evaluate_pretrain) or one figure (e.g. pretrain_vs_baselines):
                    regenerate just that, then verify only the claims of that stage's figures.
   --docker         build the image (Dockerfile) and run this script inside it with the repository
