@@ -1,11 +1,15 @@
-"""Stage ``evaluate_pretrain``: the pretrained model against least squares, ridge and zero.
+"""Stage ``evaluate_pretrain``: the pretrained model against least squares, ridge, zero and the Bayes limit.
 
 One evaluation set of ``evaluate.num_sequences`` sequences of ``evaluate.points`` points from the
 fixed evaluation seed. The model is causal with absolute positions, so the first 31 positions of
 an 81-point sequence are exactly a 31-point evaluation: one pass gives the paper's 31-point curve
 (``plot_points``) and the 81-point one.
 
-Outputs: ``metrics/pretrain.json`` (headline errors, the model's margin over least squares) and
+``bayes`` is the Bayes-optimal predictor of the pretraining class (:func:`polyground.baselines.bayes`):
+the lowest error any in-context learner can reach on these sequences.
+
+Outputs: ``metrics/pretrain.json`` (headline errors, the model's margin over least squares, its
+error over the Bayes limit's) and
 ``metrics/pretrain_curve.csv`` (mean and band per number of in-context examples, per method).
 """
 
@@ -16,6 +20,7 @@ import time
 import torch
 
 from ..checkpoint import load_checkpoint
+from ..bayes import bayes
 from ..config import as_dict, load_params
 from ..evaluate import baseline_predictors, eval_sequences, for_evaluation, headline, model_predictor, squared_errors, summarize, write_curves
 from ..tasks import ChebyshevTask
@@ -35,6 +40,7 @@ def main() -> None:
     xs, ys = eval_sequences(task, config.num_sequences, config.points, config.seed)
     predictors = {"model": model_predictor(model, config.batch_size)}
     predictors |= baseline_predictors(config.baseline_degree, config.ridge)
+    predictors["bayes"] = lambda context_xs, context_ys: bayes(context_xs, context_ys, task)
     curves = {name: summarize(squared_errors(p, xs, ys, ys), config.confidence) for name, p in predictors.items()}
     write_curves(CURVE, curves)
     first = config.headline_examples[0]
@@ -46,6 +52,8 @@ def main() -> None:
         f"model_minus_least_squares@{first}": round(
             curves["model"]["mean"][first] - curves["least_squares"]["mean"][first], 6
         ),
+        "model_over_bayes": {f"mse@{n}": round(curves["model"]["mean"][n] / curves["bayes"]["mean"][n], 4)
+                             for n in config.headline_examples if n <= task.max_degree + 1},
     }
     write_json(METRICS, metrics)
     print(f"evaluate_pretrain: {time.perf_counter() - began:.0f} s, model {metrics['model']}")

@@ -75,6 +75,8 @@ def pretrain_figure(params) -> plt.Figure:
         plot_curve(ax, curves["model"], "model", points)
         plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
         plot_curve(ax, curves["ridge"], "ridge", points, label=f"Ridge {params.evaluate.ridge:g} (degree {degree})")
+        ax.plot(range(points), curves["bayes"]["mean"][:points], color="black", lw=0.9, ls="--",
+                label="Bayes-optimal (the limit)")
         ax.set_ylim(top=1e3)
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
