@@ -1,4 +1,11 @@
-"""Held-out metrics logged along a post-training run (the train loop's ``probe``).
+"""When a post-training run has converged, and the held-out metrics logged along it.
+
+The rule (:func:`quarter_changes`): a run of S steps has converged when each watched series (its
+training loss and the held-out metrics its claims read) changed by less than a relative tolerance
+between the third quarter of the run (steps S/2..3S/4) and the last (3S/4..S), each quarter taken as
+the mean of its logged values; the change is relative to the third quarter's mean, or to a floor when
+that mean is smaller (a rate near 0 %). A run that has not converged is lengthened until it has or
+reaches its cap, and says which.
 
 :func:`align_probe`: the metrics the alignment claims read, on query sets drawn once from their own
 seed, independent of every training stream.
@@ -15,6 +22,27 @@ from .alignment import jailbreak_queries
 from .tasks import ChebyshevTask, generator_for
 
 Probe = Callable[[nn.Module], dict[str, float]]
+
+
+def quarter_changes(rows: list[dict], keys: dict[str, float], steps: int) -> dict[str, float]:
+    """For each key (its floor as value), |mean over the last quarter - mean over the third| /
+    max(|mean over the third|, floor), from the rows (``step`` and the keys) of a ``steps``-step run.
+    A quarter without a logged value gives NaN (the run logs too rarely to judge: not converged)."""
+    changes = {}
+    for key, floor in keys.items():
+        third = [float(r[key]) for r in rows if steps / 2 < int(r["step"]) <= 3 * steps / 4]
+        last = [float(r[key]) for r in rows if 3 * steps / 4 < int(r["step"]) <= steps]
+        if not third or not last:
+            changes[key] = float("nan")
+            continue
+        before, after = sum(third) / len(third), sum(last) / len(last)
+        changes[key] = abs(after - before) / max(abs(before), floor)
+    return changes
+
+
+def has_converged(changes: dict[str, float], tolerance: float) -> bool:
+    """Every watched series changed by less than ``tolerance`` over the last quarter (NaN: no)."""
+    return all(change < tolerance for change in changes.values())
 
 
 def last_answers(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:
