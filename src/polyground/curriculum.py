@@ -44,13 +44,17 @@ def lr_at(config: TrainConfig, step: int) -> float:
     return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def pretraining_batches(task: ChebyshevTask, curriculum: CurriculumConfig, seed: int) -> BatchFn:
+def pretraining_batches(
+    task: ChebyshevTask, curriculum: CurriculumConfig, seed: int, device: str | torch.device = "cpu"
+) -> BatchFn:
     """The pretraining data stream: batch ``step`` drawn from (seed, "train", step), its degrees
-    capped by the degree curriculum; the target is the context itself (next-y prediction)."""
+    capped by the degree curriculum; the target is the context itself (next-y prediction). On
+    another device than the CPU, the batch is drawn there, from (seed, "device", step)."""
+    stream = "train" if torch.device(device).type == "cpu" else "device"
 
     def batch(step: int, batch_size: int, n_points: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         degree = degree_at(curriculum, step, task.max_degree)
-        xs, ys, _ = task.sample(batch_size, n_points, generator_for(seed, "train", step), degree)
+        xs, ys, _ = task.sample(batch_size, n_points, generator_for(seed, stream, step, device), degree)
         return xs, ys, ys
 
     return batch

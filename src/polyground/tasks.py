@@ -8,7 +8,9 @@ p(x) = sum_k c_k T_k(x), c_k ~ N(0, 1) i.i.d., x ~ Uniform[-1, 1].
 
 Every sample is drawn from an explicit ``torch.Generator`` made by :func:`generator_for` from
 (seed, stream, step), so the data stream depends on nothing else: not on the model, not on
-resumption, not on the number of processes.
+resumption, not on the number of processes. A generator on a CUDA device draws the sample there
+(the GPU path, :mod:`polyground.fast_train`): a pure function of (seed, step) too, but another stream
+than the CPU's, named "device".
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-STREAMS = {"train": 0, "eval": 1, "figure": 2}
+STREAMS = {"train": 0, "eval": 1, "figure": 2, "device": 3}
 
 
-def generator_for(seed: int, stream: str, step: int = 0) -> torch.Generator:
-    """A CPU generator whose state is a pure function of (seed, stream, step)."""
+def generator_for(seed: int, stream: str, step: int = 0, device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator on ``device`` whose state is a pure function of (seed, stream, step)."""
     state = np.random.SeedSequence([seed, STREAMS[stream], step]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    return torch.Generator(device).manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def chebyshev_features(x: torch.Tensor, degree: int) -> torch.Tensor:
@@ -72,12 +74,14 @@ class ChebyshevTask:
     def sample_coefficients(
         self, batch_size: int, generator: torch.Generator, degree_cap: int | None = None
     ) -> torch.Tensor:
-        """(batch_size, max_degree + 1) coefficients; ``degree_cap`` lowers the drawn degrees."""
-        coefficients = torch.randn(batch_size, self.max_degree + 1, generator=generator)
+        """(batch_size, max_degree + 1) coefficients on the generator's device; ``degree_cap`` lowers
+        the drawn degrees."""
+        device = generator.device
+        coefficients = torch.randn(batch_size, self.max_degree + 1, generator=generator, device=device)
         if self.random_degree:
             high = self.max_degree if degree_cap is None else min(degree_cap, self.max_degree)
-            degrees = torch.randint(0, high + 1, (batch_size, 1), generator=generator)
-            coefficients = coefficients * (torch.arange(self.max_degree + 1) <= degrees)
+            degrees = torch.randint(0, high + 1, (batch_size, 1), generator=generator, device=device)
+            coefficients = coefficients * (torch.arange(self.max_degree + 1, device=device) <= degrees)
         coefficients[:, : self.fixed_coefficients] = 1.0
         return coefficients
 
@@ -86,5 +90,5 @@ class ChebyshevTask:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw (xs, ys, coefficients): xs, ys of shape (batch_size, n_points)."""
         coefficients = self.sample_coefficients(batch_size, generator, degree_cap)
-        xs = torch.rand(batch_size, n_points, generator=generator) * 2 - 1
+        xs = torch.rand(batch_size, n_points, generator=generator, device=generator.device) * 2 - 1
         return xs, chebyshev_eval(coefficients, xs), coefficients

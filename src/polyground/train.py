@@ -71,14 +71,15 @@ class Before:
                    **{key: summary[key] for key in TOTALS})
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; weight decay on matrices only (nanoGPT's rule)."""
+def make_optimizer(model: nn.Module, config: TrainConfig, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; weight decay on matrices only (nanoGPT's rule);
+    ``fused``: one kernel for the whole step (CUDA)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused or None)
 
 
 def recipe_key(config: TrainConfig) -> dict:
@@ -116,21 +117,21 @@ def check_resumable(saved: dict, wanted: dict, steps_taken: int, run_dir: Path) 
             )
 
 
-def _save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
+def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
     optim = optimizer.state_dict()
     # the trainable parameters only: the frozen rest (a base model under an adapter) is rebuilt by
     # the caller, and may share memory with wrappers (peft), which safetensors refuses to save
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.named_parameters() if v.requires_grad}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.named_parameters() if v.requires_grad}
     for index, state in optim["state"].items():
         for key, value in state.items():
-            tensors[f"optim.{index}.{key}"] = value.detach().contiguous()
+            tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
     groups = [{k: v for k, v in g.items()} for g in optim["param_groups"]]
     with atomic_path(run_dir / "state.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"step": str(info["step"])})
     write_atomic(run_dir / "state.json", json.dumps({**info, "param_groups": groups}, indent=1))
 
 
-def _load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     info = json.loads((run_dir / "state.json").read_text())
     with safe_open(str(run_dir / "state.safetensors"), "pt") as handle:
         tensor_step = (handle.metadata() or {}).get("step")
@@ -206,7 +207,7 @@ def train(
     stop = config.steps if until is None else min(until, config.steps)
     start, elapsed, eval_s, before = 0, 0.0, 0.0, before or Before()
     if (run_dir / "state.json").exists():
-        info = _load_state(run_dir, model, optimizer)
+        info = load_state(run_dir, model, optimizer)
         check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
         if info["step"] > stop:
             raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {stop} steps: "
@@ -276,7 +277,7 @@ def train(
                 _write_log(run_dir / "log.csv", rows)
                 if progress_rows:
                     _write_log(run_dir / "progress.csv", progress_rows)
-                _save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
+                save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
                     "step": done, "elapsed_s": elapsed, "eval_s": eval_s,
                     "fingerprint": fingerprint, "before": {key: getattr(before, key) for key in TOTALS},
                 })
