@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from polyground.claims import REEVALUATE, ClaimsError, load_claims, lookup, metric_refs, verify
+from polyground.claims import REEVALUATE, ClaimsError, holds_on_paper_values, load_claims, lookup, metric_refs, verify
 
 CLAIMS = load_claims(ROOT / "paper" / "claims.yaml")
 
@@ -25,6 +25,27 @@ def test_recorded_values_and_verdicts_come_from_the_metrics(claim):
     assert claim["recorded"] == {ref: round(lookup(ref, ROOT), 6) for ref in metric_refs(claim)}
     values = [lookup(ref, ROOT) for ref in claim["less"]]
     assert claim["holds"] == all(a < b for a, b in zip(values, values[1:]))
+
+
+PAPER_CLAIMS = [c for c in CLAIMS if c.get("paper") and not c.get("source")]
+
+
+@pytest.mark.parametrize("claim", PAPER_CLAIMS, ids=[c["id"] for c in PAPER_CLAIMS])
+def test_every_check_with_paper_values_holds_on_the_papers_own_numbers(claim):
+    """A check of this paper's claim must be true of the paper: applied to the values read off its
+    figures (paper_values), it holds; or the claim says why the figures do not determine it."""
+    assert "paper_values" in claim, "give the paper's values of the check's metrics, or 'not determined: why'"
+    verdict = holds_on_paper_values(claim)
+    assert verdict is None or verdict, f"the check fails on the paper's own values {claim['paper_values']}"
+
+
+def test_a_claim_whose_paper_values_miss_a_metric_is_refused(tmp_path):
+    claim = {"id": "x", "figure": "f", "statement": "s", "paper": "p",
+             "less": ["metrics/a.json:k", "metrics/a.json:j"], "paper_values": {"metrics/a.json:k": 1.0}}
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [claim]}))
+    with pytest.raises(ClaimsError, match="paper_values"):
+        load_claims(path)
 
 
 def test_every_claim_has_a_paper_verdict():

@@ -8,6 +8,11 @@ paper tested beyond this one, counted apart), optionally the paper's approximate
 them a metric. An entry is a number, a metric ``FILE:dotted.key`` (a ``{key}`` inside it is replaced
 by that key's value in the same file: ``lrs.{best_lr}.mse@30``), or ``[factor, FILE:KEY]``.
 
+A claim of this paper with numbers from its figures also gives ``paper_values``: the paper's
+approximate value of every metric its check reads (``FILE:KEY: number``), so that the check can be
+applied to the paper's own numbers (:func:`holds_on_paper_values`; a test requires it to hold), or,
+where the figures do not determine the check, a text that starts "not determined" and says why.
+
 ``python -m polyground.claims record`` writes, from the metrics the pipeline produced, every metric's
 value (``recorded``) and whether the check holds (``holds``); nothing is typed. ``verify`` gives
 each claim two verdicts:
@@ -73,6 +78,18 @@ def metric_refs(claim: dict) -> list[str]:
     return [r[1] if isinstance(r, list) else r for r in claim["less"] if isinstance(r, (str, list))]
 
 
+def chain(less: list, got: dict[str, float]) -> tuple[list[float], bool]:
+    """The values of a check's entries (metrics from ``got``) and whether they strictly increase."""
+    values = [r[0] * got[r[1]] if isinstance(r, list) else got[r] if isinstance(r, str) else float(r) for r in less]
+    return values, all(a < b for a, b in zip(values, values[1:]))
+
+
+def holds_on_paper_values(claim: dict) -> bool | None:
+    """The claim's check applied to its ``paper_values`` (None: the paper's figures do not determine it)."""
+    values = claim["paper_values"]
+    return None if isinstance(values, str) else chain(claim["less"], values)[1]
+
+
 def load_claims(path: Path = CLAIMS) -> list[dict]:
     """The claims of ``path``, each checked for the fields it needs; no check can pass vacuously."""
     try:
@@ -92,6 +109,11 @@ def load_claims(path: Path = CLAIMS) -> list[dict]:
         less = claim["less"]
         if not isinstance(less, list) or len(less) < 2 or not metric_refs(claim):
             raise ClaimsError(f"{path}: claim {name!r}: `less` needs at least two entries, one of them a metric")
+        values = claim.get("paper_values")
+        if values is not None and not (isinstance(values, str) and values.startswith("not determined")
+                                       or isinstance(values, dict) and set(metric_refs(claim)) <= set(values)):
+            raise ClaimsError(f"{path}: claim {name!r}: `paper_values` must give a number for each metric of its "
+                              "check, or be a text starting 'not determined' that says why")
         seen.add(name)
     return claims
 
@@ -112,9 +134,7 @@ def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
            "paper_value": claim.get("paper_value", ""), "check": " < ".join(map(_name, claim["less"]))}
     try:
         got = {ref: lookup(ref, root) for ref in metric_refs(claim)}  # each metric read once
-        values = [r[0] * got[r[1]] if isinstance(r, list) else got[r] if isinstance(r, str) else float(r)
-                  for r in claim["less"]]
-        holds = all(a < b for a, b in zip(values, values[1:]))
+        values, holds = chain(claim["less"], got)
         recorded = claim.get("recorded")
         if recorded is None or "holds" not in claim:
             raise ClaimsError("nothing recorded: run `python -m polyground.claims record`")
