@@ -88,3 +88,10 @@ def test_evaluation_on_the_gpu_matches_the_cpu():
     for cpu, gpu in zip(on_cpu, on_gpu):
         assert gpu.device.type == "cpu"
         torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-5)
+
+
+def test_evaluation_runs_at_a_gpus_batch_size_only_on_a_gpu():
+    from polyground.evaluate import GPU_BATCH_SIZE, on_device
+
+    assert on_device(64, torch.device("cpu")) == 64
+    assert on_device(64, torch.device("cuda")) == GPU_BATCH_SIZE and on_device(10**5, torch.device("cuda")) == 10**5
