@@ -31,8 +31,13 @@ from polyground.evaluate import for_evaluation  # noqa: E402
 from timing import matmul_peak, median_seconds  # noqa: E402  (bench/, the script's folder)
 
 SHAPES = {"81 points": (81, 0), "31 points": (31, 0), "31 points + 50-pair prompt": (31, 100)}
-VARIANTS = [("eager, gelu_new", 500, "trained"), ("eager, gelu_new", 64, "trained"), ("for_evaluation", 64, "evaluation"),
-            ("for_evaluation", 128, "evaluation"), ("compiled, gelu_new", 64, "compiled")]
+VARIANTS = [
+    ("eager, gelu_new", 500, "trained"),
+    ("eager, gelu_new", 64, "trained"),
+    ("for_evaluation", 64, "evaluation"),
+    ("for_evaluation", 128, "evaluation"),
+    ("compiled, gelu_new", 64, "compiled"),
+]
 
 
 def forward_flops(n_embd: int, n_layer: int, tokens: int) -> float:
@@ -44,7 +49,8 @@ def forward_flops(n_embd: int, n_layer: int, tokens: int) -> float:
 def profile(params) -> None:
     """Self CPU time per operator of the trained model's forward (81 points, batch 64), and the
     largest change for_evaluation makes to its predictions."""
-    from torch.profiler import ProfilerActivity, profile as profiler
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
 
     torch.set_num_threads(params.threads)
     torch.manual_seed(0)
@@ -73,8 +79,11 @@ def main() -> None:
     torch.set_num_threads(params.threads)
     peak = matmul_peak()
     model = build_model(params.model).eval()
-    backbones = {"trained": model.backbone, "evaluation": for_evaluation(copy.deepcopy(model)).backbone,
-                 "compiled": torch.compile(model.backbone, dynamic=True)}
+    backbones = {
+        "trained": model.backbone,
+        "evaluation": for_evaluation(copy.deepcopy(model)).backbone,
+        "compiled": torch.compile(model.backbone, dynamic=True),
+    }
     rows = []
     for shape, (points, prompt) in SHAPES.items():
         tokens = 2 * points + prompt
@@ -89,15 +98,25 @@ def main() -> None:
 
             seconds = median_seconds(run, args.repeats)
             flops = args.sequences * forward_flops(params.model.n_embd, params.model.n_layer, tokens)
-            rows.append({"shape": shape, "variant": name, "batch": batch, "tokens/s": round(args.sequences * tokens / seconds),
-                         "GFLOP/s": round(flops / seconds / 1e9, 1), "fraction of peak": f"{flops / seconds / peak:.0%}"})
+            rows.append(
+                {
+                    "shape": shape,
+                    "variant": name,
+                    "batch": batch,
+                    "tokens/s": round(args.sequences * tokens / seconds),
+                    "GFLOP/s": round(flops / seconds / 1e9, 1),
+                    "fraction of peak": f"{flops / seconds / peak:.0%}",
+                }
+            )
             print(" | ".join(str(v) for v in rows[-1].values()), flush=True)
     print(f"\nmatmul peak ({params.threads} threads): {peak / 1e9:.0f} GFLOP/s")
     print("| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]))
     for row in rows:
         print("| " + " | ".join(str(v) for v in row.values()) + " |")
     if args.json:
-        args.json.write_text(json.dumps({"peak_flop_per_s": peak, "threads": params.threads, "rows": rows}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps({"peak_flop_per_s": peak, "threads": params.threads, "rows": rows}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

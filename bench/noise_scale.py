@@ -61,7 +61,9 @@ def main() -> None:
     print("| checkpoint | step | |G|^2 | tr(Sigma) | B_simple |\n|---|---|---|---|---|")
     for directory in args.checkpoints:
         r = noise_scale(directory, args.small, args.large, args.b, args.B)
-        print(f"| {directory} | {r['step']} | {r['G2']:.3g} | {r['trace_sigma']:.3g} | {r['B_simple']:.0f} |", flush=True)
+        print(
+            f"| {directory} | {r['step']} | {r['G2']:.3g} | {r['trace_sigma']:.3g} | {r['B_simple']:.0f} |", flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
 
-from polyground.config import load_params  # noqa: E402
 from forward import forward_flops  # noqa: E402  (bench/, the script's folder)
+from polyground.config import load_params  # noqa: E402
 from timing import matmul_peak  # noqa: E402
 
 
@@ -41,7 +41,9 @@ def passes(params) -> dict[str, list[tuple[int, int, int]]]:
         "evaluate_soft_prompt_sweep": [(len(finetune.sweep_lrs) + 1, finetune.num_sequences, short)],
         # every method for every k, the best-rate prompt on its k, the untouched model where k > 0
         # (its k = 0 curve is the sweep's)
-        "evaluate_finetune": [(len(finetune.methods) * len(ks) + 1 + sum(k > 0 for k in ks), finetune.num_sequences, short)],
+        "evaluate_finetune": [
+            (len(finetune.methods) * len(ks) + 1 + sum(k > 0 for k in ks), finetune.num_sequences, short)
+        ],
     }
 
 
@@ -54,7 +56,10 @@ def main() -> None:
     peak = args.peak * 1e9 if args.peak else matmul_peak()
     n_embd, n_layer = params.model.n_embd, params.model.n_layer
     total_tokens = total_flops = 0.0
-    print("| stage | model passes x sequences x tokens | tokens (M) | TFLOP | seconds at the peak |\n|---|---|---|---|---|")
+    print(
+        "| stage | model passes x sequences x tokens | tokens (M) | TFLOP | seconds at the peak |\n"
+        "|---|---|---|---|---|"
+    )
     for stage, parts in passes(params).items():
         tokens = sum(p * n * t for p, n, t in parts)
         flops = sum(p * n * forward_flops(n_embd, n_layer, t) for p, n, t in parts)
@@ -63,8 +68,10 @@ def main() -> None:
         print(f"| {stage} | {shapes} | {tokens / 1e6:.1f} | {flops / 1e12:.1f} | {flops / peak:.0f} |")
     print(f"| total | | {total_tokens / 1e6:.1f} | {total_flops / 1e12:.1f} | {total_flops / peak:.0f} |")
     source = "given" if args.peak else f"measured, {params.threads} threads"
-    print(f"\nmatmul peak ({source}): {peak / 1e9:.0f} GFLOP/s; lower bound of the evaluation stages: "
-          f"{total_flops / peak / 60:.1f} min at 100 % of it, {total_flops / peak / 0.6 / 60:.1f} min at 60 %")
+    print(
+        f"\nmatmul peak ({source}): {peak / 1e9:.0f} GFLOP/s; lower bound of the evaluation stages: "
+        f"{total_flops / peak / 60:.1f} min at 100 % of it, {total_flops / peak / 0.6 / 60:.1f} min at 60 %"
+    )
 
 
 if __name__ == "__main__":

@@ -93,8 +93,15 @@ def throughput(params: Params, repeats: int) -> list[dict]:
 
             seconds = median_seconds(step, repeats, warmup=3)
             flops = step_flops(params, config.batch_size, points)
-            rows.append({"step": label, "batch": config.batch_size, "points": points, "seconds": seconds,
-                         "flop_per_s": flops / seconds})
+            rows.append(
+                {
+                    "step": label,
+                    "batch": config.batch_size,
+                    "points": points,
+                    "seconds": seconds,
+                    "flop_per_s": flops / seconds,
+                }
+            )
     return rows
 
 
@@ -106,7 +113,7 @@ def rss_mib() -> float:
 
 def peak_rss_mib() -> float:
     """Peak RSS of this process image (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+    line = next(row for row in Path("/proc/self/status").read_text().splitlines() if row.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 
 
@@ -125,8 +132,14 @@ def run_recipe(name: str, set_name: str | None, overrides: dict, budget: float, 
     def evaluate(step: int) -> None:
         errors = squared_errors(model_predictor(model, 500), xs_eval, ys_eval, ys_eval).mean(0)
         model.train()
-        evaluations.append({"step": step, "train_s": round(clock["train_s"], 1), "rss_mib": round(rss_mib(), 1),
-                            **{f"mse@{n}": round(errors[n].item(), 4) for n in TARGET}})
+        evaluations.append(
+            {
+                "step": step,
+                "train_s": round(clock["train_s"], 1),
+                "rss_mib": round(rss_mib(), 1),
+                **{f"mse@{n}": round(errors[n].item(), 4) for n in TARGET},
+            }
+        )
 
     def batch(step: int, batch_size: int, n_points: int):
         now = time.perf_counter()
@@ -149,7 +162,9 @@ def run_recipe(name: str, set_name: str | None, overrides: dict, budget: float, 
         pass
     reached = next((e for e in evaluations if all(e[f"mse@{n}"] <= t for n, t in TARGET.items())), None)
     return {
-        "recipe": name, "evaluations": evaluations, "final": evaluations[-1],
+        "recipe": name,
+        "evaluations": evaluations,
+        "final": evaluations[-1],
         "time_to_target_s": reached["train_s"] if reached else None,
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
@@ -157,8 +172,9 @@ def run_recipe(name: str, set_name: str | None, overrides: dict, budget: float, 
 
 def run_in_subprocess(name: str, set_name: str | None, overrides: dict, budget: float, eval_every: float) -> dict:
     """One recipe in a fresh process, so its peak RSS is its own."""
-    spec = json.dumps({"name": name, "set_name": set_name, "overrides": overrides, "budget": budget,
-                       "eval_every": eval_every})
+    spec = json.dumps(
+        {"name": name, "set_name": set_name, "overrides": overrides, "budget": budget, "eval_every": eval_every}
+    )
     result = subprocess.run([sys.executable, __file__, "--recipe-json", spec], capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"recipe {name} failed:\n{result.stderr[-3000:]}")
@@ -176,17 +192,21 @@ def recipe_row(result: dict) -> dict:
     final = result["final"]
     rss = [e["rss_mib"] for e in result["evaluations"]]
     return {
-        "recipe": result["recipe"], "steps": final["step"], "train s": final["train_s"],
+        "recipe": result["recipe"],
+        "steps": final["step"],
+        "train s": final["train_s"],
         **{f"mse@{n}": final[f"mse@{n}"] for n in TARGET},
         "time to target s": result["time_to_target_s"] or f"> {final['train_s']}",
-        "peak RSS MiB": result["peak_rss_mib"], "RSS first/last MiB": f"{rss[0]}/{rss[-1]}",
+        "peak RSS MiB": result["peak_rss_mib"],
+        "RSS first/last MiB": f"{rss[0]}/{rss[-1]}",
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="45 s per recipe, no sweep: the whole run in under 5 minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="45 s per recipe, no sweep: the whole run in under 5 minutes"
+    )
     parser.add_argument("--budget", type=float, default=3600.0, help="wall seconds per main recipe (full run)")
     parser.add_argument("--eval-every", type=float, default=None, help="seconds of training between evaluations")
     parser.add_argument("--sweep-budget", type=float, default=600.0, help="wall seconds per sweep variant")
@@ -195,8 +215,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.recipe_json:
         spec = json.loads(args.recipe_json)
-        print(json.dumps(run_recipe(spec["name"], spec["set_name"], spec["overrides"], spec["budget"],
-                                    spec["eval_every"])))
+        print(
+            json.dumps(
+                run_recipe(spec["name"], spec["set_name"], spec["overrides"], spec["budget"], spec["eval_every"])
+            )
+        )
         return
     budget, sweep_budget = (45.0, 0.0) if args.quick else (args.budget, args.sweep_budget)
     eval_every = args.eval_every or budget / (4 if args.quick else 12)
@@ -208,29 +231,38 @@ def main() -> None:
         row["fraction of peak"] = f"{row['flop_per_s'] / peak:.0%}"
         row["GFLOP/s"] = f"{row.pop('flop_per_s') / 1e9:.1f}"
         row["seconds"] = f"{row['seconds']:.3f}"
-    print(f"\nmachine: {torch.get_num_threads()} threads, fp32 matmul peak {peak / 1e9:.1f} GFLOP/s, torch {torch.__version__}")
+    print(
+        f"\nmachine: {torch.get_num_threads()} threads, fp32 matmul peak {peak / 1e9:.1f} GFLOP/s, "
+        f"torch {torch.__version__}"
+    )
     print(table(steps, ["step", "batch", "points", "seconds", "GFLOP/s", "fraction of peak"]))
 
     default = run_in_subprocess("default", None, {}, budget, eval_every)
     used = default["time_to_target_s"] or budget
     paper = run_in_subprocess("paper", "paper_recipe", {}, used, eval_every)
-    print(f"\nrecipes (target: mse@10 <= {TARGET[10]}, @20 <= {TARGET[20]}, @30 <= {TARGET[30]}; "
-          f"{EVAL_SEQUENCES} sequences of {EVAL_POINTS} points)")
+    print(
+        f"\nrecipes (target: mse@10 <= {TARGET[10]}, @20 <= {TARGET[20]}, @30 <= {TARGET[30]}; "
+        f"{EVAL_SEQUENCES} sequences of {EVAL_POINTS} points)"
+    )
     print(table([recipe_row(default), recipe_row(paper)], list(recipe_row(default))))
     if default["time_to_target_s"] and paper["time_to_target_s"]:
         print(f"speed-up to target: {paper['time_to_target_s'] / default['time_to_target_s']:.1f}x")
     elif default["time_to_target_s"]:
         final = paper["final"]
-        match = next((e for e in default["evaluations"] if all(e[f"mse@{n}"] <= final[f"mse@{n}"] for n in TARGET)),
-                      None)
-        print(f"the paper recipe did not reach the target in {used:.0f} s; the default recipe reached the "
-              f"paper recipe's final quality after {match['train_s'] if match else '?'} s of training"
-              + (f" ({final['train_s'] / match['train_s']:.0f}x less time)" if match and match["train_s"] else ""))
+        match = next(
+            (e for e in default["evaluations"] if all(e[f"mse@{n}"] <= final[f"mse@{n}"] for n in TARGET)), None
+        )
+        print(
+            f"the paper recipe did not reach the target in {used:.0f} s; the default recipe reached the "
+            f"paper recipe's final quality after {match['train_s'] if match else '?'} s of training"
+            + (f" ({final['train_s'] / match['train_s']:.0f}x less time)" if match and match["train_s"] else "")
+        )
     else:
         print(f"the default recipe did not reach the target within {budget:.0f} s")
 
-    Path(args.out).write_text(json.dumps({"peak_flop_per_s": peak, "throughput": steps, "default": default,
-                                          "paper": paper}, indent=1))
+    Path(args.out).write_text(
+        json.dumps({"peak_flop_per_s": peak, "throughput": steps, "default": default, "paper": paper}, indent=1)
+    )
     if not sweep_budget:
         return
     variants = {
@@ -240,12 +272,17 @@ def main() -> None:
         "batch 64": {"batch_size": 64},
         "points 11 -> 81 (+10 / 900 steps)": {"curriculum": {"points_end": 81, "step_every": 900, "final_steps": 0}},
     }
-    sweep = [recipe_row(run_in_subprocess(n, None, o, sweep_budget, sweep_budget / 2)) | {"recipe": n}
-             for n, o in variants.items()]
+    sweep = [
+        recipe_row(run_in_subprocess(n, None, o, sweep_budget, sweep_budget / 2)) | {"recipe": n}
+        for n, o in variants.items()
+    ]
     print(f"\nsample-efficiency sweep ({sweep_budget:.0f} s each)")
     print(table(sweep, ["recipe", "steps", "train s", "mse@10", "mse@20", "mse@30"]))
-    Path(args.out).write_text(json.dumps({"peak_flop_per_s": peak, "throughput": steps, "default": default,
-                                          "paper": paper, "sweep": sweep}, indent=1))
+    Path(args.out).write_text(
+        json.dumps(
+            {"peak_flop_per_s": peak, "throughput": steps, "default": default, "paper": paper, "sweep": sweep}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,13 +27,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
 
+from forward import forward_flops  # noqa: E402  (bench/, the script's folder)
 from polyground.checkpoint import build_model  # noqa: E402
 from polyground.config import load_params  # noqa: E402
 from polyground.curriculum import pretraining_batches  # noqa: E402
 from polyground.fast_train import COMPILE_MODES, compiled, training_step  # noqa: E402
 from polyground.tasks import ChebyshevTask  # noqa: E402
 from polyground.train import make_optimizer  # noqa: E402
-from forward import forward_flops  # noqa: E402  (bench/, the script's folder)
 
 ACTIVATION_PASSES = 30  # per layer and token: reads and writes of n_embd-wide activations, forward and backward
 
@@ -91,7 +91,9 @@ def throughput(params, device: torch.device, batch_size: int, points: int, steps
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 32 and the GPU recipe's on CUDA, 32 on CPU)")
+    parser.add_argument(
+        "--batches", type=int, nargs="+", help="batch sizes (default: 32 and the GPU recipe's on CUDA, 32 on CPU)"
+    )
     parser.add_argument("--points", type=int, nargs="+", default=[31, 81])
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="reduce-overhead")
@@ -106,7 +108,10 @@ def main() -> None:
     width = 2 if device.type == "cuda" else 4
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {params.threads} threads"
     print(f"{name}: matmul {peak / 1e12:.2f} TFLOP/s, copy {bandwidth / 1e9:.0f} GB/s (measured)")
-    print("| points | batch | sequences/s | TFLOP/s | of matmul peak | est. GB/s | of copy bandwidth |\n|---|---|---|---|---|---|---|")
+    print(
+        "| points | batch | sequences/s | TFLOP/s | of matmul peak | est. GB/s | of copy bandwidth |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     rows = []
     for points in args.points:
         for batch_size in batches:
@@ -114,10 +119,20 @@ def main() -> None:
             tokens = 2 * points
             flops = 3 * forward_flops(n_embd, n_layer, tokens) * rate
             traffic = ACTIVATION_PASSES * n_layer * tokens * n_embd * width * rate
-            rows.append({"device": name, "points": points, "batch": batch_size, "sequences_per_s": round(rate),
-                         "flop_share": flops / peak, "memory_share": traffic / bandwidth})
-            print(f"| {points} | {batch_size} | {rate:,.0f} | {flops / 1e12:.3f} | {flops / peak:.1%} | "
-                  f"{traffic / 1e9:.1f} | {traffic / bandwidth:.1%} |")
+            rows.append(
+                {
+                    "device": name,
+                    "points": points,
+                    "batch": batch_size,
+                    "sequences_per_s": round(rate),
+                    "flop_share": flops / peak,
+                    "memory_share": traffic / bandwidth,
+                }
+            )
+            print(
+                f"| {points} | {batch_size} | {rate:,.0f} | {flops / 1e12:.3f} | {flops / peak:.1%} | "
+                f"{traffic / 1e9:.1f} | {traffic / bandwidth:.1%} |"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 

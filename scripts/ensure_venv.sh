@@ -4,11 +4,13 @@
 if [[ -n "${POLYGROUND_IMAGE:-}" ]]; then
   echo "using the image's pinned environment ($(command -v python))"
 else
-  if ! .venv/bin/python -c "import polyground, pytest, dvc" 2>/dev/null; then
+  # (also when .venv was copied from another checkout: its polyground must be this one's)
+  if ! .venv/bin/python -c "import polyground, pytest, dvc, sys; sys.exit(not polyground.__file__.startswith('$PWD/'))" \
+      2>/dev/null || [[ ! -x .venv/bin/ruff ]]; then
     echo "setting up .venv from requirements.txt (first run only, about 2 minutes)"
     python3 -m venv .venv
-    .venv/bin/pip install --quiet -r requirements.txt
-    .venv/bin/pip install --quiet --no-deps -e .
+    .venv/bin/python -m pip install --quiet -r requirements.txt
+    .venv/bin/python -m pip install --quiet --no-deps -e .
   fi
   export PATH="$PWD/.venv/bin:$PATH"
 fi

@@ -39,8 +39,11 @@ def _gp_mixture(xs, ys, blocks, fixed, noise):
 def test_bayes_matches_an_independent_gp_mixture():
     """Few points (the mixture's hard part): the n x n kernel computation agrees, for the pretraining
     prior, a capped prior, and a prior with fixed coefficients."""
-    cases = [(ChebyshevTask(11), None, range(1, 13), 0), (ChebyshevTask(11), 4, range(1, 6), 0),
-             (ChebyshevTask(11, fixed_coefficients=3), None, [0] * 3 + list(range(1, 10)), 3)]
+    cases = [
+        (ChebyshevTask(11), None, range(1, 13), 0),
+        (ChebyshevTask(11), 4, range(1, 6), 0),
+        (ChebyshevTask(11, fixed_coefficients=3), None, [0] * 3 + list(range(1, 10)), 3),
+    ]
     for task, cap, blocks, fixed in cases:
         xs, ys = _class_data(task if cap is None else ChebyshevTask(cap), 5, 8)
         reference = _gp_mixture(xs, ys, list(blocks), fixed, BAYES_NOISE)
@@ -74,9 +77,14 @@ def test_bayes_is_below_least_squares_and_ridge_at_every_context_length():
     xs, _, coefficients = task.sample(4000, 31, generator_for(1, "eval"))
     truth, xs = chebyshev_eval(coefficients.double(), xs.double()), xs.double()
     ys = chebyshev_eval(coefficients, xs.float()).double()
-    errors = {name: ((predict - truth) ** 2).mean(0) for name, predict in (
-        ("bayes", bayes(xs, ys, task)), ("least_squares", least_squares(xs, ys, 11)),
-        ("ridge", least_squares(xs, ys, 11, ridge=0.2)))}
+    errors = {
+        name: ((predict - truth) ** 2).mean(0)
+        for name, predict in (
+            ("bayes", bayes(xs, ys, task)),
+            ("least_squares", least_squares(xs, ys, 11)),
+            ("ridge", least_squares(xs, ys, 11, ridge=0.2)),
+        )
+    }
     for n in range(1, 31):
         assert errors["bayes"][n] < errors["ridge"][n], n
         if n < 15:

@@ -40,8 +40,14 @@ def test_every_check_with_paper_values_holds_on_the_papers_own_numbers(claim):
 
 
 def test_a_claim_whose_paper_values_miss_a_metric_is_refused(tmp_path):
-    claim = {"id": "x", "figure": "f", "statement": "s", "paper": "p",
-             "less": ["metrics/a.json:k", "metrics/a.json:j"], "paper_values": {"metrics/a.json:k": 1.0}}
+    claim = {
+        "id": "x",
+        "figure": "f",
+        "statement": "s",
+        "paper": "p",
+        "less": ["metrics/a.json:k", "metrics/a.json:j"],
+        "paper_values": {"metrics/a.json:k": 1.0},
+    }
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump({"claims": [claim]}))
     with pytest.raises(ClaimsError, match="paper_values"):
@@ -55,12 +61,15 @@ def test_every_claim_has_a_paper_verdict():
     assert not any("not_reproduced" in c["id"] for c in CLAIMS)  # a verdict is a column, not part of a name
 
 
-@pytest.mark.parametrize("less, message", [
-    ([], "at least two entries"),
-    (["metrics/pretrain.json:model.mse@10"], "at least two entries"),
-    ([0.1, 0.2], "one of them a metric"),
-    ("metrics/pretrain.json:model.mse@10", "at least two entries"),
-])
+@pytest.mark.parametrize(
+    "less, message",
+    [
+        ([], "at least two entries"),
+        (["metrics/pretrain.json:model.mse@10"], "at least two entries"),
+        ([0.1, 0.2], "one of them a metric"),
+        ("metrics/pretrain.json:model.mse@10", "at least two entries"),
+    ],
+)
 def test_vacuous_checks_are_refused(tmp_path, less, message):
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump({"claims": [{"id": "x", "figure": "f", "statement": "s", "less": less}]}))
@@ -83,9 +92,20 @@ def _verify_copy(tmp_path, edit, mode="reevaluate"):
     edit(metrics)
     path.write_text(json.dumps(metrics))
     return subprocess.run(
-        [sys.executable, "-m", "polyground.claims", "verify", "--root", str(tmp_path), "--tolerance", mode,
-         "--claims", str(ROOT / "paper" / "claims.yaml")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "polyground.claims",
+            "verify",
+            "--root",
+            str(tmp_path),
+            "--tolerance",
+            mode,
+            "--claims",
+            str(ROOT / "paper" / "claims.yaml"),
+        ],
+        capture_output=True,
+        text=True,
     )
 
 
@@ -98,7 +118,9 @@ def test_untouched_copy_passes(tmp_path):
 
 
 def test_metric_moved_beyond_tolerance_fails_its_claims_only(tmp_path):
-    recorded = next(c for c in CLAIMS if c["id"] == "pretrain.error_after_10")["recorded"]["metrics/pretrain.json:model.mse@10"]
+    recorded = next(c for c in CLAIMS if c["id"] == "pretrain.error_after_10")["recorded"][
+        "metrics/pretrain.json:model.mse@10"
+    ]
     moved = recorded + 2 * (REEVALUATE["abs"] + REEVALUATE["rel"] * recorded)
 
     def edit(m):
@@ -113,7 +135,9 @@ def test_metric_moved_beyond_tolerance_fails_its_claims_only(tmp_path):
 
 
 def test_metric_within_tolerance_still_passes(tmp_path):
-    recorded = next(c for c in CLAIMS if c["id"] == "pretrain.error_after_10")["recorded"]["metrics/pretrain.json:model.mse@10"]
+    recorded = next(c for c in CLAIMS if c["id"] == "pretrain.error_after_10")["recorded"][
+        "metrics/pretrain.json:model.mse@10"
+    ]
 
     def edit(m):
         m["model"]["mse@10"] = recorded + 0.5 * (REEVALUATE["abs"] + REEVALUATE["rel"] * recorded)
@@ -124,6 +148,7 @@ def test_metric_within_tolerance_still_passes(tmp_path):
 def test_retrained_model_is_verified_by_verdicts(tmp_path):
     """A retrained model's numbers move: --tolerance retrain passes them while every verdict stays,
     and fails a model that stayed on the in-context plateau (the error of the mean, 2.5, at every position)."""
+
     def moved(m):
         m["model"] = {k: v * 0.97 for k, v in m["model"].items()}
 
@@ -139,8 +164,18 @@ def test_retrained_model_is_verified_by_verdicts(tmp_path):
 def test_missing_metrics_file_fails_with_reason(tmp_path):
     (tmp_path / "metrics").mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "polyground.claims", "verify", "--root", str(tmp_path),
-         "--claims", str(ROOT / "paper" / "claims.yaml")], capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "polyground.claims",
+            "verify",
+            "--root",
+            str(tmp_path),
+            "--claims",
+            str(ROOT / "paper" / "claims.yaml"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1 and "missing" in result.stdout and "Traceback" not in result.stderr
 

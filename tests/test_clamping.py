@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from polyground.alignment import beats_from, clamped_eval_set
 from polyground.baselines import least_squares, zero_predictor
 from polyground.config import ClampingConfig
 from polyground.evaluate import squared_errors, summarize_where
-from polyground.stages.evaluate_clamping import beats_from, clamped_eval_set
 from polyground.tasks import ChebyshevTask, clamp, generator_for
 
 

@@ -18,11 +18,14 @@ def metrics():
     return json.loads(METRICS.read_text())
 
 
-@pytest.mark.parametrize("stage, path", [
-    ("evaluate_pretrain", "metrics/pretrain.json"),
-    ("evaluate_pretrain", "metrics/pretrain_curve.csv"),
-    ("pretrain", "logs/pretrain.csv"),
-])
+@pytest.mark.parametrize(
+    "stage, path",
+    [
+        ("evaluate_pretrain", "metrics/pretrain.json"),
+        ("evaluate_pretrain", "metrics/pretrain_curve.csv"),
+        ("pretrain", "logs/pretrain.csv"),
+    ],
+)
 def test_committed_outputs_are_what_the_recorded_run_wrote(stage, path):
     """dvc.lock's md5 of each small output matches the committed bytes (no hand-edited numbers)."""
     lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"][stage]

@@ -3,9 +3,9 @@ import sys
 
 import pytest
 
-from polyground.config import ParamsError, load_params, params_from_dict
-from polyground.stages import fingerprint_dir
 from conftest import ROOT, smoke_dict
+from polyground.config import ParamsError, load_params, params_from_dict
+from polyground.files import fingerprint_dir
 
 
 def test_committed_params_and_smoke_set_are_valid(smoke_params):
@@ -28,34 +28,86 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
         (("pretrain", "train", "schedule"), "linear", r"allowed one of cosine, constant"),
         (("pretrain", "train", "steps"), "many", r"steps = 'many' has the wrong type"),
         (("pretrain", "train", "learning_rate"), 1e-3, r"unknown key pretrain.train.learning_rate"),
-        (("jailbreak", "contexts"), [2, 4, 41], r"jailbreak.contexts has 41: .* allowed 0..40 \(model.max_points - 1\)"),
-        (("model_sizes", "small", "n_head"), 3, r"model_sizes.small.n_head = 3 does not divide model_sizes.small.n_embd"),
-        (("align", "clamped_context_fraction"), 1.5, r"align.clamped_context_fraction = 1.5 is out of range: allowed >= 0 and <= 1"),
+        (
+            ("jailbreak", "contexts"),
+            [2, 4, 41],
+            r"jailbreak.contexts has 41: .* allowed 0..40 \(model.max_points - 1\)",
+        ),
+        (
+            ("model_sizes", "small", "n_head"),
+            3,
+            r"model_sizes.small.n_head = 3 does not divide model_sizes.small.n_embd",
+        ),
+        (
+            ("align", "clamped_context_fraction"),
+            1.5,
+            r"align.clamped_context_fraction = 1.5 is out of range: allowed >= 0 and <= 1",
+        ),
         (("align", "train", "curriculum", "final_points"), 500, r"align.train.curriculum.final_points = 500 exceeds"),
         (("seed_spread", "seeds"), ["a", "b", "c"], r"seed_spread.seeds.0 = 'a' has the wrong type: expected int"),
         (("jailbreak", "contexts"), [4, 4, 4], r"jailbreak.contexts = \[4, 4, 4\]: give distinct context lengths"),
-        (("evaluate", "headline_examples"), [], r"evaluate.headline_examples = \[\] has 0 values: give at least 1 item"),
-        (("evaluate", "headline_examples"), [-1, 5], r"evaluate.headline_examples.0 = -1 is out of range: allowed >= 0"),
-        (("pretrain", "train", "decay_steps"), 0, r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay"),
-        (("pretrain", "progress", "examples"), [5, 90], r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40"),
+        (
+            ("evaluate", "headline_examples"),
+            [],
+            r"evaluate.headline_examples = \[\] has 0 values: give at least 1 item",
+        ),
+        (
+            ("evaluate", "headline_examples"),
+            [-1, 5],
+            r"evaluate.headline_examples.0 = -1 is out of range: allowed >= 0",
+        ),
+        (
+            ("pretrain", "train", "decay_steps"),
+            0,
+            r"pretrain.train.decay_steps = 0: the wsd schedule needs 1..\d+ decay",
+        ),
+        (
+            ("pretrain", "progress", "examples"),
+            [5, 90],
+            r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40",
+        ),
         (("finetune", "methods"), ["lora", "prefix"], r"finetune.methods.1 = 'prefix' is out of range: allowed values"),
-        (("model_sizes", "small", "width"), 8, r"unknown key model_sizes.small.width: allowed keys here are n_embd, n_head, n_layer"),
+        (
+            ("model_sizes", "small", "width"),
+            8,
+            r"unknown key model_sizes.small.width: allowed keys here are n_embd, n_head, n_layer",
+        ),
         (("many_shot", "shots"), [], r"many_shot.shots = \[\] has 0 values: give at least 8 items"),
         (("many_shot", "shots"), [1, 2, 3, 4, 5, 6, 30, 40], r"many_shot: its longest prompt has 48 context points"),
         (("many_shot", "fit_up_to"), 100, r"many_shot.fit_up_to = 100 leaves 9 shots to fit and 0 to predict"),
         (("measurements", "context"), 41, r"measurements.context has 41 context points: .* allowed 0..40"),
         (("measurements", "margin"), -0.1, r"measurements.margin = -0.1 is out of range: allowed >= 0"),
-        (("steering", "scales"), [float(r) for r in range(15)], r"steering.scales = .*: give a range symmetric about 0"),
+        (
+            ("steering", "scales"),
+            [float(r) for r in range(15)],
+            r"steering.scales = .*: give a range symmetric about 0",
+        ),
         (("steering", "layer"), 3, r"steering.layer = 3 exceeds model.n_layer = 2"),
-        (("elasticity", "align_sequences"), [32, 64, 128, 256], r"elasticity.align_sequences = .* spans less than 1.5 decades"),
+        (
+            ("elasticity", "align_sequences"),
+            [32, 64, 128, 256],
+            r"elasticity.align_sequences = .* spans less than 1.5 decades",
+        ),
         (("elasticity", "undo_sequences"), [16, 32, 48, 64, 96, 100], r"give multiples of elasticity.batch_size = 16"),
         (("elasticity", "compare_at"), 40, r"elasticity.compare_at = 40 is not in elasticity.undo_sequences"),
-        (("elasticity", "bases"), ["pretrain", "pretrain_huge"], r"elasticity.bases has 'pretrain_huge': allowed pretrain, pretrain_snapshot"),
+        (
+            ("elasticity", "bases"),
+            ["pretrain", "pretrain_huge"],
+            r"elasticity.bases has 'pretrain_huge': allowed pretrain, pretrain_snapshot",
+        ),
         (("pretrain", "snapshot_step"), 60, r"pretrain.snapshot_step = 60: allowed 1..59"),
-        (("post_training_scaling", "seeds"), [1, 1, 2], r"post_training_scaling.seeds = \[1, 1, 2\]: give distinct seeds"),
+        (
+            ("post_training_scaling", "seeds"),
+            [1, 1, 2],
+            r"post_training_scaling.seeds = \[1, 1, 2\]: give distinct seeds",
+        ),
         (("post_training_scaling", "fit_up_to"), 8, r"post_training_scaling.fit_up_to = 8 leaves 2 sizes to fit"),
         (("safety_basin", "alphas"), 20, r"safety_basin.alphas = 20: give an odd number"),
-        (("align_peft", "methods"), ["soft_prompt_40"], r"align_peft.methods has soft_prompt_40: its 40 pairs and 21 points"),
+        (
+            ("align_peft", "methods"),
+            ["soft_prompt_40"],
+            r"align_peft.methods has soft_prompt_40: its 40 pairs and 21 points",
+        ),
         (("clamping", "sizes_degree"), 5, r"clamping.sizes_degree = 5 is not in clamping.degrees = \[4, 8\]"),
     ],
 )
@@ -75,8 +127,9 @@ def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
     kept.parent.mkdir()
     kept.write_text("{}")
     for stage in ("pretrain", "evaluate_pretrain", "figures"):
-        result = subprocess.run([sys.executable, "-m", f"polyground.stages.{stage}"], cwd=tmp_path,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", f"polyground.stages.{stage}"], cwd=tmp_path, capture_output=True, text=True
+        )
         assert result.returncode == 2
         assert "error: params.yaml: model.n_head = 5 does not divide model.n_embd = 128" in result.stderr
         assert "Traceback" not in result.stderr
@@ -85,16 +138,21 @@ def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
 
 def test_pretrain_of_an_unknown_size_names_the_sizes(tmp_path):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    result = subprocess.run([sys.executable, "-m", "polyground.stages.pretrain", "--size", "huge"], cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.stages.pretrain", "--size", "huge"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "error: --size 'huge' is not in model_sizes: choose one of tiny, small" in result.stderr
 
 
 def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    result = subprocess.run([sys.executable, "-m", "polyground.stages.evaluate_pretrain"], cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.stages.evaluate_pretrain"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "models/pretrain/model.safetensors is missing" in result.stderr
     assert "dvc pull models/pretrain" in result.stderr and "Traceback" not in result.stderr
@@ -113,18 +171,26 @@ def test_named_set_with_a_yaml_error_is_one_line(tmp_path):
 def test_applying_a_set_keeps_the_comments_and_changes_only_its_keys(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text((ROOT / "params.yaml").read_text())
-    result = subprocess.run([sys.executable, "-m", "polyground.config", "smoke", "--params", str(params)], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.config", "smoke", "--params", str(params)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     before, after = (ROOT / "params.yaml").read_text(), params.read_text()
     comments = [line.split("#", 1)[1] for line in before.splitlines() if line.lstrip().startswith("#")]
     assert all(comment in after for comment in comments)
-    assert load_params(params).model.n_embd == 32 and load_params(params).figures.seed == load_params(ROOT / "params.yaml").figures.seed
+    assert (
+        load_params(params).model.n_embd == 32
+        and load_params(params).figures.seed == load_params(ROOT / "params.yaml").figures.seed
+    )
 
 
 def test_unknown_parameter_set_is_named(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "polyground.config", "nope"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.config", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "no parameter set 'nope'" in result.stderr
 
 

@@ -69,8 +69,11 @@ def missing_and_unused(cmd: str, deps: list[str]) -> tuple[set[str], set[str]]:
 
 def stage_code() -> list[tuple[str, str, list[str]]]:
     with Repo(str(ROOT)) as repo:
-        return [(s.addressing, s.cmd, [d.def_path for d in s.deps if not hasattr(d, "params")])
-                for s in repo.index.stages if s.cmd]  # not the .dvc files (resume/pretrain.dvc)
+        return [
+            (s.addressing, s.cmd, [d.def_path for d in s.deps if not hasattr(d, "params")])
+            for s in repo.index.stages
+            if s.cmd
+        ]  # not the .dvc files (resume/pretrain.dvc)
 
 
 STAGES = stage_code()
@@ -99,9 +102,29 @@ def test_declared_plots_read_committed_columns():
     import yaml
 
     for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
-        (title, spec), = plot.items()
+        ((title, spec),) = plot.items()
         for path, columns in spec["y"].items():
             with open(ROOT / path, newline="") as handle:
                 header = next(csv.reader(handle))
             wanted = [spec["x"]] + ([columns] if isinstance(columns, str) else columns)
             assert set(wanted) <= set(header), f"plot {title!r}: {path} lacks {sorted(set(wanted) - set(header))}"
+
+
+def test_stage_scripts_are_leaves():
+    """No stage script imports another stage, and no package module imports ``polyground.stages``:
+    shared code lives in the package, so each stage's deps are only what it runs."""
+    stages = {f"polyground.stages.{p.stem}" for p in (SRC / "polyground/stages").glob("*.py") if p.stem != "__init__"}
+    for path in sorted((SRC / "polyground").rglob("*.py")):
+        name = ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
+        imported = imported_modules(path, name)
+        if name in stages:
+            assert not imported & (stages - {name}), f"{path} imports another stage: {sorted(imported & stages)}"
+        elif not name.startswith("polyground.stages"):
+            assert not {m for m in imported if m.startswith("polyground.stages")}, f"{path} imports polyground.stages"
+
+
+def test_the_leaf_check_sees_a_stage_import(tmp_path):
+    """The leaf check's own failure: a relative import of a sibling stage is found."""
+    path = tmp_path / "many_shot.py"
+    path.write_text("from .align import load_base_and_aligned\nfrom ..files import write_json\n")
+    assert "polyground.stages.align" in imported_modules(path, "polyground.stages.many_shot")

@@ -5,18 +5,16 @@ On a CUDA machine the stream tests also run on the GPU (its generator draws anot
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
 
+from conftest import ROOT
 from polyground.checkpoint import build_model
 from polyground.config import CurriculumConfig, load_params, replace
 from polyground.curriculum import pretraining_batches
 from polyground.fast_train import train_fast
 from polyground.tasks import ChebyshevTask, generator_for
-
-from conftest import ROOT
 from tiny_run import CONFIG, MODEL, TASK
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -45,7 +43,7 @@ def test_the_device_streams_statistics_match_the_cpu_streams(device):
     for stream, where in (("train", "cpu"), ("device", device)):
         samples = [task.sample(256, 31, generator_for(0, stream, step, where)) for step in range(64)]
         draws[stream] = torch.cat([c.cpu() for _, _, c in samples]), torch.cat([y.cpu() for _, y, _ in samples])
-    for coefficients, ys in draws.values():
+    for coefficients, _ in draws.values():
         assert torch.all(coefficients[:, :2] == 1)
         degrees = ((coefficients != 0) * torch.arange(12)).amax(1)
         counts = torch.bincount(degrees[degrees >= 2], minlength=12)[2:].double()  # degrees 0, 1 look like 1
@@ -86,11 +84,25 @@ def test_the_prepared_device_run_works_on_the_cpu_in_smoke_mode(tmp_path):
     """scripts/gpu_run.sh --smoke: the throughput benchmark, the recipe's command on the smoke set, and
     the 8 files the device tool brings back (checkpoint, run state, logs, evaluation, throughput)."""
     out = tmp_path / "out"
-    subprocess.run(["bash", "scripts/gpu_run.sh", "--smoke"], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "OUT": str(out)})
-    assert sorted(p.name for p in out.iterdir()) == sorted([
-        "model.safetensors", "model.json", "state.safetensors", "state.json", "pretrain.csv",
-        "pretrain_progress.csv", "evaluation.json", "throughput.json"])
+    subprocess.run(
+        ["bash", "scripts/gpu_run.sh", "--smoke"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OUT": str(out)},
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            "model.safetensors",
+            "model.json",
+            "state.safetensors",
+            "state.json",
+            "pretrain.csv",
+            "pretrain_progress.csv",
+            "evaluation.json",
+            "throughput.json",
+        ]
+    )
     result = json.loads((out / "evaluation.json").read_text())
     assert result["step"] == 20 and result["device"] == "cpu" and set(result["model"]) >= {"mse@10", "mse@20"}
     assert json.loads((out / "throughput.json").read_text())[0]["sequences_per_s"] > 0

@@ -15,12 +15,15 @@ from polyground.model import InContextRegressor, count_parameters
 PAPER = ModelConfig(n_embd=128, n_layer=6, n_head=4, max_points=81)
 
 
-@pytest.mark.parametrize("method, trainable", [
-    ("lora", 6 * (4 * 128 + 3 * 128 * 4)),  # rank 4 on c_attn (128 -> 384) in each of 6 layers: 12,288
-    ("soft_prompt_2", 512),                  # 2P vectors of 128
-    ("soft_prompt_50", 12800),
-    ("full_finetune", 1211137 - 128),        # everything but the unused one-row word embedding
-])
+@pytest.mark.parametrize(
+    "method, trainable",
+    [
+        ("lora", 6 * (4 * 128 + 3 * 128 * 4)),  # rank 4 on c_attn (128 -> 384) in each of 6 layers: 12,288
+        ("soft_prompt_2", 512),  # 2P vectors of 128
+        ("soft_prompt_50", 12800),
+        ("full_finetune", 1211137 - 128),  # everything but the unused one-row word embedding
+    ],
+)
 def test_trainable_parameters_of_each_method_at_paper_size(method, trainable):
     model = attach(build_model(PAPER), method, FinetuneConfig(), seed=0)
     assert count_parameters(model) == trainable

@@ -47,7 +47,11 @@ def test_published_state_continues_on_a_machine_without_runs(published, tmp_path
     assert progress.count("\n") == 4  # header + steps 20, 40, 60
     assert "published step 60" in published[1]
     assert {p.name for p in (work / "resume" / "pretrain").iterdir()} == {
-        "state.safetensors", "state.json", "log.csv", "progress.csv"}
+        "state.safetensors",
+        "state.json",
+        "log.csv",
+        "progress.csv",
+    }
     shutil.rmtree(work / "runs")  # a fresh machine: only the published state
     shutil.rmtree(work / "models")
     out = _run(STAGE + ["--continue"], work).stdout
@@ -60,11 +64,16 @@ def test_published_state_continues_on_a_machine_without_runs(published, tmp_path
 def test_published_state_of_another_recipe_is_refused(published, tmp_path):
     work = _copy(published, tmp_path)
     shutil.rmtree(work / "runs")
-    (work / "configs" / "other.yaml").write_text((work / "configs" / "smoke.yaml").read_text().replace(
-        "warmup_steps: 10", "warmup_steps: 11"))
-    result = _run([sys.executable, "-m", "polyground.stages.pretrain", "--set", "other", "--continue"], work, check=False)
+    (work / "configs" / "other.yaml").write_text(
+        (work / "configs" / "smoke.yaml").read_text().replace("warmup_steps: 10", "warmup_steps: 11")
+    )
+    result = _run(
+        [sys.executable, "-m", "polyground.stages.pretrain", "--set", "other", "--continue"], work, check=False
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "error: resume/pretrain holds the state of a different run (it differs in train.warmup_steps)" in result.stderr
+    assert (
+        "error: resume/pretrain holds the state of a different run (it differs in train.warmup_steps)" in result.stderr
+    )
 
 
 def test_publish_without_a_run_says_how_to_start_it(tmp_path):

@@ -20,30 +20,81 @@ from polyground.config import load_params
 pytestmark = pytest.mark.slow
 
 PRODUCED = [
-    "metrics/pretrain.json", "metrics/pretrain_curve.csv", "logs/pretrain.csv", "logs/pretrain_progress.csv",
-    "figures/pretrain_progress.png", "figures/pretrain_progress.pdf",
-    "figures/function_class.png", "figures/function_class.pdf",
-    "figures/pretrain_vs_baselines.png", "figures/pretrain_vs_baselines.pdf",
-    "metrics/seed_spread.json", "paper/generated/numbers.tex", "paper/generated/claims.tex",
-    "metrics/clamping.json", "metrics/clamping/degree_4.csv", "metrics/clamping/degree_8.csv",
-    "metrics/clamping/picture.csv", "metrics/clamping/degree_4_above.csv", "metrics/clamping/degree_8_above.csv",
-    "figures/in_context_clamping.png", "figures/in_context_clamping.pdf",
-    "figures/clamping_picture.png", "figures/clamping_picture.pdf",
-    "logs/pretrain_snapshot.csv", "logs/pretrain_snapshot_progress.csv", "logs/pretrain_tiny.csv", "logs/pretrain_small.csv", "metrics/model_sizes.json", "metrics/model_sizes.csv",
-    "logs/align.csv", "metrics/align.json", "metrics/align/clamped_regression.csv", "metrics/align/defender.csv",
-    "metrics/jailbreak.json", "metrics/jailbreak.csv",
-    "metrics/soft_prompt_sweep.json", "metrics/soft_prompt_sweep.csv", "metrics/finetune.json",
-    "metrics/finetune/k0.csv", "metrics/finetune/k3.csv", "metrics/finetune_summary.md",
-] + [f"figures/{name}.{ext}" for name in ("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation", "jailbreak_paper_degree",
-                                          "finetune_fixed_coefficients", "soft_prompt_lr_sweep") for ext in ("png", "pdf")]
+    "metrics/pretrain.json",
+    "metrics/pretrain_curve.csv",
+    "logs/pretrain.csv",
+    "logs/pretrain_progress.csv",
+    "figures/pretrain_progress.png",
+    "figures/pretrain_progress.pdf",
+    "figures/function_class.png",
+    "figures/function_class.pdf",
+    "figures/pretrain_vs_baselines.png",
+    "figures/pretrain_vs_baselines.pdf",
+    "metrics/seed_spread.json",
+    "paper/generated/numbers.tex",
+    "paper/generated/claims.tex",
+    "metrics/clamping.json",
+    "metrics/clamping/degree_4.csv",
+    "metrics/clamping/degree_8.csv",
+    "metrics/clamping/picture.csv",
+    "metrics/clamping/degree_4_above.csv",
+    "metrics/clamping/degree_8_above.csv",
+    "figures/in_context_clamping.png",
+    "figures/in_context_clamping.pdf",
+    "figures/clamping_picture.png",
+    "figures/clamping_picture.pdf",
+    "logs/pretrain_snapshot.csv",
+    "logs/pretrain_snapshot_progress.csv",
+    "logs/pretrain_tiny.csv",
+    "logs/pretrain_small.csv",
+    "metrics/model_sizes.json",
+    "metrics/model_sizes.csv",
+    "logs/align.csv",
+    "metrics/align.json",
+    "metrics/align/clamped_regression.csv",
+    "metrics/align/defender.csv",
+    "metrics/jailbreak.json",
+    "metrics/jailbreak.csv",
+    "metrics/soft_prompt_sweep.json",
+    "metrics/soft_prompt_sweep.csv",
+    "metrics/finetune.json",
+    "metrics/finetune/k0.csv",
+    "metrics/finetune/k3.csv",
+    "metrics/finetune_summary.md",
+] + [
+    f"figures/{name}.{ext}"
+    for name in (
+        "model_sizes",
+        "aligned_model",
+        "jailbreak",
+        "jailbreak_normal_x_ablation",
+        "jailbreak_paper_degree",
+        "finetune_fixed_coefficients",
+        "soft_prompt_lr_sweep",
+    )
+    for ext in ("png", "pdf")
+]
 PHENOMENA = ["elasticity", "safety_basin", "steering", "many_shot", "post_training_scaling"]  # beyond the paper
-PRODUCED += [f"{kind}/{name}.{ext}" for name in PHENOMENA for kind, ext in
-             (("metrics", "json"), ("metrics", "csv"), ("figures", "png"), ("figures", "pdf"))]
-CHECKPOINTS = ["models/pretrain", "models/pretrain_snapshot", "models/pretrain_tiny", "models/pretrain_small", "models/align",
-               "models/finetune/full_finetune_k0"]
+PRODUCED += [
+    f"{kind}/{name}.{ext}"
+    for name in PHENOMENA
+    for kind, ext in (("metrics", "json"), ("metrics", "csv"), ("figures", "png"), ("figures", "pdf"))
+]
+CHECKPOINTS = [
+    "models/pretrain",
+    "models/pretrain_snapshot",
+    "models/pretrain_tiny",
+    "models/pretrain_small",
+    "models/align",
+    "models/finetune/full_finetune_k0",
+]
 ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
-    "models/soft_prompt_sweep/lr_0.05", "models/soft_prompt_sweep/lr_0.0005", "models/soft_prompt_best",
-    "models/align_peft/lora", "models/align_peft/soft_prompt_5"]
+    "models/soft_prompt_sweep/lr_0.05",
+    "models/soft_prompt_sweep/lr_0.0005",
+    "models/soft_prompt_best",
+    "models/align_peft/lora",
+    "models/align_peft/soft_prompt_5",
+]
 # scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
 # default parameters (its PDF is built from the committed numbers in test_report).
 TARGETS = ["figures", "report", "pretrain_progress", "phenomena_figure"]
@@ -105,21 +156,43 @@ def test_pretrain_stage_under_accelerate_launch_two_cpu_processes(smoke_repo, tm
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, ignore=shutil.ignore_patterns("runs", ".dvc"))
     env = {**env, "PYTHONPATH": str(copy / "src")}
-    _run(["accelerate", "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-          "--dynamo_backend", "no", "-m", "polyground.stages.pretrain"], copy, env)
+    _run(
+        [
+            "accelerate",
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "polyground.stages.pretrain",
+        ],
+        copy,
+        env,
+    )
     params = load_params(copy / "params.yaml")
     two, _ = load_checkpoint(copy / "models" / "pretrain", params.model)
     one, _ = load_checkpoint(repo / "models" / "pretrain", params.model)
     for (name, a), (_, b) in zip(two.state_dict().items(), one.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
-    rows = [[line.split(",") for line in (r / "logs" / "pretrain.csv").read_text().splitlines()[1:]] for r in (copy, repo)]
+    rows = [
+        [line.split(",") for line in (r / "logs" / "pretrain.csv").read_text().splitlines()[1:]] for r in (copy, repo)
+    ]
     assert [r[:2] for r in rows[0]] == [r[:2] for r in rows[1]]  # same steps and curriculum
     assert [float(r[3]) for r in rows[0]] == pytest.approx([float(r[3]) for r in rows[1]], rel=1e-3)  # same losses
 
 
 def _leaves(tree: dict, prefix: str = "") -> list[str]:
-    return [leaf for key, value in tree.items()
-            for leaf in (_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [f"{prefix}{key}"])]
+    return [
+        leaf
+        for key, value in tree.items()
+        for leaf in (_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [f"{prefix}{key}"])
+    ]
 
 
 def _under(key: str, roots: list[str]) -> bool:
@@ -136,8 +209,11 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
     read = {(r["module"], tuple(r["argv"])): r["read"] for r in records}
     leaves = _leaves(yaml.safe_load((repo / "params.yaml").read_text()))
     with Repo(str(repo)) as dvc_repo:
-        stages = [(s.name, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
-                  for s in dvc_repo.index.stages if s.cmd]
+        stages = [
+            (s.name, s.cmd.split(), [k for d in s.deps if hasattr(d, "params") for k in d.params])
+            for s in dvc_repo.index.stages
+            if s.cmd
+        ]
     group_reads: dict[str, set[str]] = {}
     for name, cmd, declared in stages:
         keys = read.get((cmd[2].rsplit(".", 1)[1], tuple(cmd[3:])))
@@ -152,7 +228,9 @@ def test_each_stage_declares_the_params_it_reads(smoke_repo):
         if keys is None:
             continue
         broad = [d for d in declared if not all(_under(leaf, list(keys)) for leaf in leaves if _under(leaf, [d]))]
-        assert not broad, f"dvc.yaml: stage {name} declares {broad} but reads only {sorted(k for k in keys if _under(k, broad))}"
+        assert not broad, (
+            f"dvc.yaml: stage {name} declares {broad} but reads only {sorted(k for k in keys if _under(k, broad))}"
+        )
     assert len(group_reads) >= 15
 
 
@@ -160,8 +238,13 @@ def test_claims_of_other_papers_read_metrics_the_smoke_run_wrote(smoke_repo):
     """Every metric the claims of the five phenomena (claims.yaml, with a `source`) name exists."""
     repo, _ = smoke_repo
     recorded = [c for c in load_claims(ROOT / "paper" / "claims.yaml") if c.get("source")]
-    assert {c["id"].split(".")[0] for c in recorded} == {"elasticity", "safety_basin", "steering", "many_shot",
-                                                          "post_training_scaling"}
+    assert {c["id"].split(".")[0] for c in recorded} == {
+        "elasticity",
+        "safety_basin",
+        "steering",
+        "many_shot",
+        "post_training_scaling",
+    }
     for claim in recorded:
         for ref in metric_refs(claim):
             assert isinstance(lookup(ref, repo), float), f"{claim['id']}: {ref}"
@@ -176,7 +259,9 @@ SMOKE_CLAIMS = """claims:
 - id: smoke.jailbreak_below_ceiling
   figure: figures/jailbreak.png
   statement: At 40 examples the aligned model is jailbroken less often than the pretrained model
-  less: [metrics/jailbreak.json:uniform_x.aligned.jailbroken.rate.40, metrics/jailbreak.json:uniform_x.pretrained.jailbroken.rate.40]
+  less:
+    - metrics/jailbreak.json:uniform_x.aligned.jailbroken.rate.40
+    - metrics/jailbreak.json:uniform_x.pretrained.jailbroken.rate.40
 """
 SMOKE_REPORT = r"""\documentclass{article}
 \input{generated/numbers.tex}
@@ -185,7 +270,6 @@ SMOKE_REPORT = r"""\documentclass{article}
 Smoke set: error after 10 examples \PretrainModelMseAtOneZero{}.
 \end{document}
 """
-
 
 
 def _reproduce(clone, env, *args):
@@ -204,21 +288,27 @@ def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
     (clone / "paper" / "claims.yaml").write_text(SMOKE_CLAIMS)
     (clone / "paper" / "report.tex").write_text(SMOKE_REPORT)  # report.tex names the default set's numbers
     env = {k: v for k, v in env.items() if k != "POLYGROUND_PARAMS_LOG"} | {
-        "PYTHONPATH": str(clone / "src"), "POLYGROUND_IMAGE": "the test's environment"}
+        "PYTHONPATH": str(clone / "src"),
+        "POLYGROUND_IMAGE": "the test's environment",
+    }
     _run(["dvc", "remote", "add", "-d", "bundled", str(tmp_path / "remote")], clone, env)
     _run(["dvc", "push"], clone, env)
     _run([sys.executable, "-m", "polyground.claims", "record"], clone, env)
     shutil.rmtree(clone / "models")
     shutil.rmtree(clone / ".dvc" / "cache")
     trained = [name for name in PRODUCED if name.startswith("logs/") or any(f"/{p}." in name for p in PHENOMENA)]
-    regenerated = [name for name in PRODUCED if name not in trained + ["metrics/seed_spread.json"]]  # training stages' outputs
+    regenerated = [
+        name for name in PRODUCED if name not in trained + ["metrics/seed_spread.json"]
+    ]  # training stages' outputs
     for name in regenerated:  # reproduce.sh must write every one of them again
         (clone / name).unlink()
 
     result = _reproduce(clone, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "regenerated (reevaluate): 2 of 2 PASS" in result.stdout
-    assert (clone / "models" / "pretrain" / "model.safetensors").exists() and "Running stage 'pretrain'" not in result.stdout
+    assert (
+        clone / "models" / "pretrain" / "model.safetensors"
+    ).exists() and "Running stage 'pretrain'" not in result.stdout
     for name in regenerated:  # from pulled checkpoints, byte for byte (claims.tex renders the smoke claims)
         if name != "paper/generated/claims.tex":
             assert (clone / name).read_bytes() == (repo / name).read_bytes(), f"{name} differs after regeneration"

@@ -17,8 +17,7 @@ from polyground.checkpoint import load_checkpoint
 from polyground.config import load_params
 
 pytestmark = pytest.mark.slow
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-       "DVC_NO_ANALYTICS": "1"}
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
 
 
 def _run(args, cwd, check=True):
@@ -57,8 +56,11 @@ def test_pull_through_http_mirror(fresh_clone, http_remote):
     assert "mirror" in out
     model, meta = load_checkpoint(fresh_clone / "models" / "pretrain", load_params(ROOT / "params.yaml").model)
     committed = json.loads((ROOT / "metrics" / "pretrain.json").read_text())["checkpoint_sha256"]
-    assert meta["sha256"] == committed == hashlib.sha256(
-        (fresh_clone / "models/pretrain/model.safetensors").read_bytes()).hexdigest()
+    assert (
+        meta["sha256"]
+        == committed
+        == hashlib.sha256((fresh_clone / "models/pretrain/model.safetensors").read_bytes()).hexdigest()
+    )
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/nothing-here", "empty-dir"])

@@ -20,14 +20,21 @@ TEX = (ROOT / "paper" / "report.tex").read_text()
 
 def test_macro_names_are_letters_only():
     assert macro_name("pretrain", "model.mse@10") == "PretrainModelMseAtOneZero"
-    assert macro_name("seed_spread", "metrics/pretrain.json.model.mse@5.std") == \
-        "SeedSpreadMetricsPretrainJsonModelMseAtFiveStd"
+    assert (
+        macro_name("seed_spread", "metrics/pretrain.json.model.mse@5.std")
+        == "SeedSpreadMetricsPretrainJsonModelMseAtFiveStd"
+    )
 
 
 def test_every_macro_the_report_uses_is_generated():
     generated = "".join((ROOT / "paper" / "generated" / f).read_text() for f in ("numbers.tex", "claims.tex"))
     defined = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", generated))
-    used = set(re.findall(r"\\((?:Pretrain|SeedSpread|Clamping|Claims|ModelSizes|Align|Jailbreak|Finetune|SoftPromptSweep)[A-Za-z]*)", TEX))
+    used = set(
+        re.findall(
+            r"\\((?:Pretrain|SeedSpread|Clamping|Claims|ModelSizes|Align|Jailbreak|Finetune|SoftPromptSweep)[A-Za-z]*)",
+            TEX,
+        )
+    )
     assert used and used <= defined, f"undefined: {used - defined}"
 
 
@@ -57,8 +64,9 @@ def _report_copy(tmp_path):
 def test_pdf_stage_without_tex_engine_says_what_to_install(tmp_path):
     repo = _report_copy(tmp_path)
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pdflatex here
-    result = subprocess.run([sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "no TeX engine" in result.stderr and "apt-get install" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -70,8 +78,9 @@ def test_pdf_builds_reproducibly(tmp_path):
     (repo / "paper" / "report.pdf").unlink(missing_ok=True)
     pdfs = []
     for _ in range(2):
-        subprocess.run([sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "polyground.stages.report_pdf"], cwd=repo, check=True, capture_output=True
+        )
         pdfs.append((repo / "paper" / "report.pdf").read_bytes())
     assert pdfs[0].startswith(b"%PDF") and len(pdfs[0]) > 10_000
     assert pdfs[0] == pdfs[1], "same inputs, different PDF bytes"

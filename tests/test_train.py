@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from polyground.checkpoint import build_model
 from polyground.config import CurriculumConfig, ProgressConfig, TrainConfig, replace
 from polyground.curriculum import degree_at, lr_at, points_at
 from polyground.evaluate import progress_probe
-from polyground.checkpoint import build_model
 from polyground.train import ResumeError, train
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,8 +41,9 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, compiled):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TINY_RUN_COMPILE": str(int(compiled))}
     script = str(Path(tiny_run.__file__))
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, script, str(killed), str(tmp_path / "k.safetensors")], env=env,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, script, str(killed), str(tmp_path / "k.safetensors")], env=env, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         state = killed / "state.json"
@@ -53,10 +54,18 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, compiled):
     process.wait()
     stopped_at = json.loads((killed / "state.json").read_text())["step"]
     assert stopped_at < tiny_run.CONFIG.steps, "the run finished before it could be killed"
-    subprocess.run([sys.executable, script, str(killed), str(tmp_path / "k.safetensors")], env=env, check=True,
-                   stderr=subprocess.DEVNULL)
-    subprocess.run([sys.executable, script, str(tmp_path / "whole"), str(tmp_path / "w.safetensors")], env=env,
-                   check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, script, str(killed), str(tmp_path / "k.safetensors")],
+        env=env,
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [sys.executable, script, str(tmp_path / "whole"), str(tmp_path / "w.safetensors")],
+        env=env,
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     resumed, whole = load_file(tmp_path / "k.safetensors"), load_file(tmp_path / "w.safetensors")
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
     steps = [int(line.split(",")[0]) for line in (killed / "log.csv").read_text().splitlines()[1:]]
@@ -69,8 +78,13 @@ def test_state_of_another_run_is_refused(tmp_path):
         tiny_run.run(str(tmp_path / "a"), replace(SHORT, steps=10, lr=1e-2))
 
 
-WSD = replace(SHORT, schedule="wsd", decay_steps=10, min_lr_ratio=0.0,
-              curriculum=replace(SHORT.curriculum, final_points=21, final_steps=5))
+WSD = replace(
+    SHORT,
+    schedule="wsd",
+    decay_steps=10,
+    min_lr_ratio=0.0,
+    curriculum=replace(SHORT.curriculum, final_points=21, final_steps=5),
+)
 
 
 class Stopped(Exception):
@@ -92,8 +106,14 @@ def test_wsd_run_lengthened_before_its_decay_equals_the_longer_run(tmp_path):
     """The long run's rule: stopped in its stable phase, it continues with the length set later."""
     torch.manual_seed(0)
     with pytest.raises(Stopped):  # provisional length 1000: stopped at step 20, in the stable phase
-        train(build_model(tiny_run.MODEL), stop_at(20), replace(WSD, steps=1000), tmp_path / "grown",
-              {"test": "tiny"}, threads=1)
+        train(
+            build_model(tiny_run.MODEL),
+            stop_at(20),
+            replace(WSD, steps=1000),
+            tmp_path / "grown",
+            {"test": "tiny"},
+            threads=1,
+        )
     with pytest.raises(ResumeError, match="step 15"):  # a 25-step run's decay starts at step 15
         tiny_run.run(str(tmp_path / "grown"), replace(WSD, steps=25))
     grown = tiny_run.run(str(tmp_path / "grown"), WSD)  # 30 steps: the decay starts at step 20
@@ -152,16 +172,17 @@ def test_points_curriculum():
     assert [points_at(curriculum, s, 10**8) for s in (0, 1999, 2000, 4000, 10**7)] == [5, 5, 7, 9, 81]
 
 
-
 def test_final_long_context_phase():
-    curriculum = CurriculumConfig(points_start=11, points_end=31, points_step=10, step_every=100,
-                                  final_points=81, final_steps=50)
+    curriculum = CurriculumConfig(
+        points_start=11, points_end=31, points_step=10, step_every=100, final_points=81, final_steps=50
+    )
     assert [points_at(curriculum, s, 1000) for s in (0, 100, 500, 949, 950, 999)] == [11, 21, 31, 31, 81, 81]
 
 
 def test_long_context_every_kth_step():
-    curriculum = CurriculumConfig(points_start=11, points_end=31, points_step=10, step_every=100,
-                                  final_points=81, final_every=4)
+    curriculum = CurriculumConfig(
+        points_start=11, points_end=31, points_step=10, step_every=100, final_points=81, final_every=4
+    )
     assert [points_at(curriculum, s, 1000) for s in (0, 1, 3, 4, 101, 104, 999)] == [81, 11, 11, 81, 21, 81, 31]
 
 
@@ -194,6 +215,8 @@ def test_a_finished_run_re_entered_reports_the_same_summary(tmp_path):
     config, model = replace(tiny_run.CONFIG, steps=10), build_model(tiny_run.MODEL)
     first = train(model, tiny_run.batch, config, tmp_path, {"test": "tiny"}, threads=1, desc="tiny")
     time.sleep(0.2)
-    again = train(build_model(tiny_run.MODEL), tiny_run.batch, config, tmp_path, {"test": "tiny"}, threads=1, desc="tiny")
+    again = train(
+        build_model(tiny_run.MODEL), tiny_run.batch, config, tmp_path, {"test": "tiny"}, threads=1, desc="tiny"
+    )
     assert again == first
     assert first["wall_s"] == json.loads((tmp_path / "state.json").read_text())["elapsed_s"]

@@ -18,7 +18,12 @@ from polyground.train import train
 
 MODEL = ModelConfig(n_embd=16, n_layer=2, n_head=2, max_points=21)
 CONFIG = TrainConfig(
-    steps=300, batch_size=8, lr=3e-3, warmup_steps=5, checkpoint_every=5, log_every=5,
+    steps=300,
+    batch_size=8,
+    lr=3e-3,
+    warmup_steps=5,
+    checkpoint_every=5,
+    log_every=5,
     curriculum=CurriculumConfig(points_start=5, points_end=21, points_step=4, step_every=50),
 )
 TASK = ChebyshevTask(5)

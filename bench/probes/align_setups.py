@@ -15,9 +15,9 @@ import sys
 import torch
 
 from polyground.alignment import align_batches
-from polyground.convergence import align_probe
 from polyground.checkpoint import load_checkpoint
 from polyground.config import CurriculumConfig, TrainConfig, as_dict, load_params
+from polyground.convergence import align_probe
 from polyground.tasks import ChebyshevTask
 from polyground.train import train
 
@@ -29,12 +29,33 @@ model, base = load_checkpoint("models/pretrain", params.model, stage="pretrain")
 model.train()
 task = ChebyshevTask(**as_dict(params.align.task))
 batch = align_batches(task, params.align.threshold, fraction, params.align.seed)
-curriculum = CurriculumConfig(points_start=points, points_end=points, points_step=0, degree_start=task.max_degree,
-                              final_points=points)
-config = TrainConfig(steps=steps, batch_size=32, lr=lr, schedule="constant", warmup_steps=50, beta2=0.999,
-                     curriculum=curriculum, checkpoint_every=every, log_every=10, compile=len(sys.argv) < 8)
+curriculum = CurriculumConfig(
+    points_start=points, points_end=points, points_step=0, degree_start=task.max_degree, final_points=points
+)
+config = TrainConfig(
+    steps=steps,
+    batch_size=32,
+    lr=lr,
+    schedule="constant",
+    warmup_steps=50,
+    beta2=0.999,
+    curriculum=curriculum,
+    checkpoint_every=every,
+    log_every=10,
+    compile=len(sys.argv) < 8,
+)
 probe = align_probe(params.align.threshold, 0.05, 1000, 20240806)
 fingerprint = {"probe": "align_setups", "fraction": fraction, "base_sha256": base["sha256"]}
-summary = train(model, batch, config, f"runs/probes/align_{name}", fingerprint, params.threads, desc=name,
-                probe=probe, probe_every=every, probe_steps=frozenset({1}))
+summary = train(
+    model,
+    batch,
+    config,
+    f"runs/probes/align_{name}",
+    fingerprint,
+    params.threads,
+    desc=name,
+    probe=probe,
+    probe_every=every,
+    probe_steps=frozenset({1}),
+)
 print(f"{name}: {summary['steps']} steps, {summary['wall_s']:.0f} s of training, progress in {summary['progress']}")

@@ -9,6 +9,7 @@ and a least-squares line in log2(n) (:func:`rate_interval`, :func:`log2_fit`).
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 from scipy import stats
@@ -54,7 +55,7 @@ def jailbreak_queries(
 
     Sequences (polynomial, context, query) are drawn and kept when the query's y exceeds T
     (rejection, so the polynomial and the query are distributed as in the class, conditioned on
-    y > T). ``normal_x`` draws every x from N(0, 1), the original evaluation's bug, for the ablation.
+    y > T). ``normal_x`` draws every x from N(0, 1) (outside the training range), for the ablation.
     Returns xs, ys of shape (queries, n + 1); the last column is the query (its y is the truth).
     """
     kept_x, kept_y, count = [], [], 0
@@ -84,5 +85,39 @@ def log2_fit(contexts: list[int], rates: list[float], confidence: float) -> dict
     doubling of the context, with its ``confidence`` interval (t distribution, n - 2 dof)."""
     fit = stats.linregress([math.log2(n) for n in contexts], rates)
     half = stats.t.ppf(0.5 + confidence / 2, len(contexts) - 2) * fit.stderr
-    return {"slope": fit.slope, "slope_low": fit.slope - half, "slope_high": fit.slope + half,
-            "intercept": fit.intercept, "r": fit.rvalue}
+    return {
+        "slope": fit.slope,
+        "slope_low": fit.slope - half,
+        "slope_high": fit.slope + half,
+        "intercept": fit.intercept,
+        "r": fit.rvalue,
+    }
+
+
+def beats_from(model: list[float], other: list[float]) -> int | None:
+    """The smallest n from which the model's mean error stays below ``other``'s (None: never)."""
+    start = None
+    for n, (a, b) in enumerate(zip(model, other)):
+        if a < b:
+            start = n if start is None else start
+        else:
+            start = None
+    return start
+
+
+def clamped_eval_set(
+    config, degree: int, points: int, trained_degree: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fixed degree-``degree`` evaluation set: xs, clamped ys, and where the true y is above T
+    (the clamped values); the threshold is checked, and a degree above the base model's training
+    class gets a loud warning."""
+    if degree > trained_degree:
+        print(
+            f"WARNING: degree {degree} is above the base model's training class (degrees 0..{trained_degree}): "
+            "its clamping results measure extrapolation",
+            file=sys.stderr,
+        )
+    task = ChebyshevTask(degree, random_degree=False)
+    xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
+    check_threshold(ys, config.threshold, "clamping.threshold")
+    return xs, clamp(ys, config.threshold), ys > config.threshold

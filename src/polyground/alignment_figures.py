@@ -20,14 +20,20 @@ def model_sizes_figure(params) -> plt.Figure:
     metrics = json.loads(Path("metrics/model_sizes.json").read_text())
     points = len(curves["zero"]["mean"])
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
-    sizes = sorted((m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
-                   key=lambda m: metrics[m]["parameters"])
+    sizes = sorted(
+        (m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
+        key=lambda m: metrics[m]["parameters"],
+    )
     for name in sizes:
         size = metrics[name]["model"]
         method = "pretrained" if name == "pretrain" else name
         text = f"{size['n_embd']}/{size['n_layer']}/{size['n_head']}, {metrics[name]['parameters'] / 1e6:.2f}M"
-        plot_curve(ax, curves[name], method, points, label=f"{'Paper size' if name == 'pretrain' else label(name)} ({text})")
-    plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {metrics['degree']})")
+        plot_curve(
+            ax, curves[name], method, points, label=f"{'Paper size' if name == 'pretrain' else label(name)} ({text})"
+        )
+    plot_curve(
+        ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {metrics['degree']})"
+    )
     plot_curve(ax, curves["zero"], "zero", points)
     ax.set_ylim(top=1e2)
     ax.set_xlabel("clamped in-context examples")
@@ -52,13 +58,17 @@ def aligned_model_figure(params) -> plt.Figure:
     left.set_title(f"clamped regression, degree {degree}, T = {threshold:g}")
     left.set_xlabel("clamped in-context examples")
     left.set_ylabel("squared error vs min(p(x), T)")
-    for name, method, style in (("aligned_clamped_context", "aligned", "-"), ("aligned_unclamped_context", "aligned", "--"),
-                                ("pretrained_clamped_context", "pretrained", "-"),
-                                ("pretrained_unclamped_context", "pretrained", "--")):
+    for name, method, style in (
+        ("aligned_clamped_context", "aligned", "-"),
+        ("aligned_unclamped_context", "aligned", "--"),
+        ("pretrained_clamped_context", "pretrained", "-"),
+        ("pretrained_unclamped_context", "pretrained", "--"),
+    ):
         model, context = name.split("_", 1)
-        plot_curve(right, defender[name], method, points, ls=style,
-                   label=f"{label(method)}, {context.replace('_', ' ')}")
-    right.axhline(threshold ** 2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
+        plot_curve(
+            right, defender[name], method, points, ls=style, label=f"{label(method)}, {context.replace('_', ' ')}"
+        )
+    right.axhline(threshold**2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
     right.set_title("defender view: queries with p(x) > T, target T")
     right.set_xlabel("in-context examples")
     right.set_ylabel("squared error vs T")
@@ -75,8 +85,11 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
     with open("metrics/jailbreak.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["condition"] == condition]
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
-    for key, method, style in (("aligned.jailbroken", "aligned", "-"), ("aligned.jailbroken_margin", "aligned", "--"),
-                               ("pretrained.jailbroken", "pretrained", "-")):
+    for key, method, style in (
+        ("aligned.jailbroken", "aligned", "-"),
+        ("aligned.jailbroken_margin", "aligned", "--"),
+        ("pretrained.jailbroken", "pretrained", "-"),
+    ):
         series = [r for r in rows if r["method"] == key]
         if not series:  # the ablation has no base-model reference
             continue
@@ -84,16 +97,35 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
         rate = [float(r["rate"]) for r in series]
         fit = metrics[condition][method][key.split(".")[1]]["log2_fit"]
         what = "" if key.endswith("jailbroken") else f" (> T + {metrics['margin']:g})"
-        ax.errorbar(n, rate, yerr=[[v - float(r["low"]) for v, r in zip(rate, series)],
-                                   [float(r["high"]) - v for v, r in zip(rate, series)]],
-                    color=color(method), ls="none", marker="o", ms=2.5, capsize=1.5, lw=0.8)
-        ax.plot(n, [fit["intercept"] + fit["slope"] * math.log2(v) for v in n], color=color(method), ls=style, lw=1,
-                label=f"{label(method)}{what}: {fit['slope']:+.1f} pp per doubling")
+        ax.errorbar(
+            n,
+            rate,
+            yerr=[
+                [v - float(r["low"]) for v, r in zip(rate, series)],
+                [float(r["high"]) - v for v, r in zip(rate, series)],
+            ],
+            color=color(method),
+            ls="none",
+            marker="o",
+            ms=2.5,
+            capsize=1.5,
+            lw=0.8,
+        )
+        ax.plot(
+            n,
+            [fit["intercept"] + fit["slope"] * math.log2(v) for v in n],
+            color=color(method),
+            ls=style,
+            lw=1,
+            label=f"{label(method)}{what}: {fit['slope']:+.1f} pp per doubling",
+        )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("unclamped in-context examples n")
     ax.set_ylabel("jailbroken queries (%)")
-    where = {"uniform_x": "x ~ U[-1, 1]", "normal_x_ablation": "x ~ N(0, 1) (original evaluation's bug, ablation)"}.get(
-        condition, f"{condition.replace('_', ' ')} polynomials (the paper's setting), x ~ U[-1, 1]")
+    where = {
+        "uniform_x": "x ~ U[-1, 1]",
+        "normal_x_ablation": "x ~ N(0, 1) (ablation: outside the training range)",
+    }.get(condition, f"{condition.replace('_', ' ')} polynomials (the paper's setting), x ~ U[-1, 1]")
     ax.set_title(f"jailbreaking, T = {metrics['threshold']:g}, {where}", fontsize=7)
     ax.set_ylim(0, 100)
     ax.legend(frameon=False, fontsize=6, loc="lower right")

@@ -60,7 +60,9 @@ def bayes(xs: torch.Tensor, ys: torch.Tensor, task: ChebyshevTask, degree_cap: i
         means = fit @ phi[:, i, :, None]  # (B, block, 1)
         # log N(z_<i; 0, Phi Phi^T + noise I) of each block, less the terms every block shares
         left_out = torch.flip(torch.cumsum(torch.flip(rotated**2, [-1]), -1), [-1])  # sum of w_k^2 for k >= d
-        quadratic = (residual[:, None] + torch.cat([left_out[:, 1:], torch.zeros(batch, 1, dtype=x.dtype)], -1)) / BAYES_NOISE
+        quadratic = (
+            residual[:, None] + torch.cat([left_out[:, 1:], torch.zeros(batch, 1, dtype=x.dtype)], -1)
+        ) / BAYES_NOISE
         log_det = torch.cumsum(torch.log(torch.diagonal(factor, dim1=-2, dim2=-1) ** 2 / BAYES_NOISE), -1)
         scores = -0.5 * (quadratic + log_det)  # (B, block d = 1..M)
         # blocks of size 0 (degrees below the fixed coefficients): the offset alone, all of z unexplained

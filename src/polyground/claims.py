@@ -97,23 +97,33 @@ def load_claims(path: Path = CLAIMS) -> list[dict]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ClaimsError(f"{path} is not valid YAML{where} ({getattr(error, 'problem', error)}): quote a text "
-                          "that holds ': ' or '#', or fix the indentation") from None
+        raise ClaimsError(
+            f"{path} is not valid YAML{where} ({getattr(error, 'problem', error)}): quote a text "
+            "that holds ': ' or '#', or fix the indentation"
+        ) from None
     seen: set[str] = set()
     for claim in claims:
         name = claim.get("id", "?")
         missing = [f for f in ("id", "figure", "statement", "less") if f not in claim]
         if missing or name in seen:
-            raise ClaimsError(f"{path}: claim {name!r} needs id, figure, statement and less, and a unique id "
-                              f"(missing: {missing or 'none'})")
+            raise ClaimsError(
+                f"{path}: claim {name!r} needs id, figure, statement and less, and a unique id "
+                f"(missing: {missing or 'none'})"
+            )
         less = claim["less"]
         if not isinstance(less, list) or len(less) < 2 or not metric_refs(claim):
             raise ClaimsError(f"{path}: claim {name!r}: `less` needs at least two entries, one of them a metric")
         values = claim.get("paper_values")
-        if values is not None and not (isinstance(values, str) and values.startswith("not determined")
-                                       or isinstance(values, dict) and set(metric_refs(claim)) <= set(values)):
-            raise ClaimsError(f"{path}: claim {name!r}: `paper_values` must give a number for each metric of its "
-                              "check, or be a text starting 'not determined' that says why")
+        if values is not None and not (
+            isinstance(values, str)
+            and values.startswith("not determined")
+            or isinstance(values, dict)
+            and set(metric_refs(claim)) <= set(values)
+        ):
+            raise ClaimsError(
+                f"{path}: claim {name!r}: `paper_values` must give a number for each metric of its "
+                "check, or be a text starting 'not determined' that says why"
+            )
         seen.add(name)
     return claims
 
@@ -130,8 +140,14 @@ def _name(ref: Ref) -> str:
 
 def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
     """Both verdicts of one claim; a missing file or key fails it with that reason as ``got``."""
-    row = {"id": claim["id"], "figure": claim["figure"], "statement": claim["statement"], "source": claim.get("source", ""),
-           "paper_value": claim.get("paper_value", ""), "check": " < ".join(map(_name, claim["less"]))}
+    row = {
+        "id": claim["id"],
+        "figure": claim["figure"],
+        "statement": claim["statement"],
+        "source": claim.get("source", ""),
+        "paper_value": claim.get("paper_value", ""),
+        "check": " < ".join(map(_name, claim["less"])),
+    }
     try:
         got = {ref: lookup(ref, root) for ref in metric_refs(claim)}  # each metric read once
         values, holds = chain(claim["less"], got)
@@ -139,20 +155,36 @@ def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
         if recorded is None or "holds" not in claim:
             raise ClaimsError("nothing recorded: run `python -m polyground.claims record`")
         if mode == "reevaluate":
-            moved = [ref for ref, value in got.items() if ref not in recorded or not math.isfinite(value)
-                     or abs(value - recorded[ref]) > REEVALUATE["abs"] + REEVALUATE["rel"] * abs(recorded[ref])]
+            moved = [
+                ref
+                for ref, value in got.items()
+                if ref not in recorded
+                or not math.isfinite(value)
+                or abs(value - recorded[ref]) > REEVALUATE["abs"] + REEVALUATE["rel"] * abs(recorded[ref])
+            ]
             passed, detail = not moved, (f"moved: {', '.join(map(_name, moved))}" if moved else "")
         else:
             passed, detail = holds == claim["holds"], ("" if holds == claim["holds"] else "verdict changed")
-        row |= {"recorded": " < ".join(_format(recorded.get(r, math.nan)) if isinstance(r, str) else _name(r)
-                                       for r in claim["less"]),
-                "got": " < ".join(map(_format, values)), "passed": passed, "detail": detail,
-                "paper": ("REPRODUCED" if holds else "NOT REPRODUCED") if claim.get("paper") else "NOT IN PAPER",
-                "holds": holds}
+        row |= {
+            "recorded": " < ".join(
+                _format(recorded.get(r, math.nan)) if isinstance(r, str) else _name(r) for r in claim["less"]
+            ),
+            "got": " < ".join(map(_format, values)),
+            "passed": passed,
+            "detail": detail,
+            "paper": ("REPRODUCED" if holds else "NOT REPRODUCED") if claim.get("paper") else "NOT IN PAPER",
+            "holds": holds,
+        }
     except (OSError, KeyError, TypeError, ValueError) as error:
         reason = f"missing {error}" if isinstance(error, (OSError, KeyError)) else str(error)
-        row |= {"recorded": "", "got": reason, "passed": False, "detail": reason,
-                "paper": "NOT REPRODUCED" if claim.get("paper") else "NOT IN PAPER", "holds": False}
+        row |= {
+            "recorded": "",
+            "got": reason,
+            "passed": False,
+            "detail": reason,
+            "paper": "NOT REPRODUCED" if claim.get("paper") else "NOT IN PAPER",
+            "holds": False,
+        }
     return row
 
 
@@ -163,30 +195,43 @@ def stage_outputs(stage: str, root: Path = Path(".")) -> list[str]:
         raise ClaimsError(f"no stage {stage!r} in dvc.yaml: choose one of {', '.join(stages)}")
     if stage.startswith(("figures", "report")):
         return ["metrics/"]
-    return [next(iter(o)) if isinstance(o, dict) else o for kind in ("outs", "metrics", "plots")
-            for o in stages[stage].get(kind, [])]
+    return [
+        next(iter(o)) if isinstance(o, dict) else o
+        for kind in ("outs", "metrics", "plots")
+        for o in stages[stage].get(kind, [])
+    ]
 
 
-def verify(claims: list[dict], mode: str, root: Path = Path("."), only: str | None = None,
-           stage: str | None = None) -> list[dict]:
+def verify(
+    claims: list[dict], mode: str, root: Path = Path("."), only: str | None = None, stage: str | None = None
+) -> list[dict]:
     """Rows for every claim, or those whose id or figure contains ``only``, or that read an output of ``stage``."""
     outputs = stage_outputs(stage, root) if stage else []
-    chosen = [c for c in claims if (not only or only in c["id"] or only in c["figure"])
-              and (not stage or any(ref.split(":")[0].startswith(o) for ref in metric_refs(c) for o in outputs))]
+    chosen = [
+        c
+        for c in claims
+        if (not only or only in c["id"] or only in c["figure"])
+        and (not stage or any(ref.split(":")[0].startswith(o) for ref in metric_refs(c) for o in outputs))
+    ]
     return [check(c, mode, root) for c in chosen]
 
 
 def summary(rows: list[dict], mode: str) -> str:
     """The line that counts both columns: the paper's claims and the published claims of other papers apart."""
+
     def counted(chosen: list[dict], what: str) -> str:
-        return (f"{sum(r['paper'] == 'REPRODUCED' for r in chosen)} of {len(chosen)} {what} REPRODUCED, "
-                f"{sum(r['paper'] == 'NOT REPRODUCED' for r in chosen)} NOT REPRODUCED")
+        return (
+            f"{sum(r['paper'] == 'REPRODUCED' for r in chosen)} of {len(chosen)} {what} REPRODUCED, "
+            f"{sum(r['paper'] == 'NOT REPRODUCED' for r in chosen)} NOT REPRODUCED"
+        )
 
     paper = [r for r in rows if r["paper"] != "NOT IN PAPER" and not r["source"]]
     other = [r for r in rows if r["paper"] != "NOT IN PAPER" and r["source"]]
     beyond = f"; beyond the paper: {counted(other, 'published claims')}" if other else ""
-    return (f"regenerated ({mode}): {sum(r['passed'] for r in rows)} of {len(rows)} PASS; paper: "
-            f"{counted(paper, 'claims of the paper')}{beyond}; {len(rows) - len(paper) - len(other)} NOT IN PAPER")
+    return (
+        f"regenerated ({mode}): {sum(r['passed'] for r in rows)} of {len(rows)} PASS; paper: "
+        f"{counted(paper, 'claims of the paper')}{beyond}; {len(rows) - len(paper) - len(other)} NOT IN PAPER"
+    )
 
 
 def markdown(rows: list[dict], mode: str) -> str:
@@ -194,8 +239,17 @@ def markdown(rows: list[dict], mode: str) -> str:
     head = ["claim", "figure", "statement", "check", "recorded", "got", "regenerated", "paper value", "paper"]
     lines = [summary(rows, mode) + ".", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["id"], r["figure"], r["statement"], r["check"], r["recorded"], r["got"],
-                 "PASS" if r["passed"] else f"FAIL {r['detail']}", r["paper_value"], r["paper"]]
+        cells = [
+            r["id"],
+            r["figure"],
+            r["statement"],
+            r["check"],
+            r["recorded"],
+            r["got"],
+            "PASS" if r["passed"] else f"FAIL {r['detail']}",
+            r["paper_value"],
+            r["paper"],
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -207,8 +261,11 @@ def console(rows: list[dict]) -> str:
     for r in rows:
         out.append(f"{r['id']:<{width}}  {'PASS' if r['passed'] else 'FAIL':<11}  {r['paper']}")
         out.append(f"    {r['statement']}")
-        out.append(f"    {r['check']}: {r['got']}" + (f" (paper: {r['paper_value']})" if r["paper_value"] else "")
-                   + (f"; {r['detail']}" if r["detail"] else ""))
+        out.append(
+            f"    {r['check']}: {r['got']}"
+            + (f" (paper: {r['paper_value']})" if r["paper_value"] else "")
+            + (f"; {r['detail']}" if r["detail"] else "")
+        )
     return "\n".join(out)
 
 

@@ -51,16 +51,23 @@ class ParamsError(ValueError):
             message = str(ctx["error"])
             return cls(message.replace(f"{KEY}.", f"{key}." if first["loc"] else "").replace(KEY, key))
         if kind.endswith("_type") or kind == "int_from_float":
-            expected = {"model": "a mapping", "dict": "a mapping", "string": "str"}.get(kind.split("_")[0], kind.split("_")[0])
+            expected = {"model": "a mapping", "dict": "a mapping", "string": "str"}.get(
+                kind.split("_")[0], kind.split("_")[0]
+            )
             return cls(f"{key} = {value!r} has the wrong type: expected {expected}")
         if kind in ("too_short", "too_long"):
-            return cls(f"{key} = {value!r} has {ctx['actual_length']} values: give {first['msg'].split('have ')[1].split(' after')[0]}")
+            return cls(
+                f"{key} = {value!r} has {ctx['actual_length']} values: "
+                f"give {first['msg'].split('have ')[1].split(' after')[0]}"
+            )
         if kind == "literal_error":
             return cls(f"{key} = {value!r} is out of range: allowed one of {ctx['expected'].replace(chr(39), '')}")
         if kind == "string_pattern_mismatch":
             return cls(f"{key} = {value!r} is out of range: allowed values matching {ctx['pattern']}")
         bounds = _bounds(first["loc"]) or " and ".join(f"{BOUNDS[k]} {v}" for k, v in ctx.items() if k in BOUNDS)
-        return cls(f"{key} = {value!r} is out of range: allowed {bounds}" if bounds else f"{key} = {value!r}: {first['msg']}")
+        return cls(
+            f"{key} = {value!r} is out of range: allowed {bounds}" if bounds else f"{key} = {value!r}: {first['msg']}"
+        )
 
 
 BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -106,8 +113,13 @@ class Section(BaseModel):
         self._key = key
         for name in type(self).model_fields:
             value = super().__getattribute__(name)
-            for sub, section in ({name: value} if isinstance(value, Section) else
-                                 {f"{name}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {}).items():
+            for sub, section in (
+                {name: value}
+                if isinstance(value, Section)
+                else {f"{name}.{k}": v for k, v in value.items()}
+                if isinstance(value, dict)
+                else {}
+            ).items():
                 section._name_sections(f"{key}.{sub}".lstrip("."))
 
 
@@ -121,8 +133,10 @@ class SizeConfig(Section):
     @model_validator(mode="after")
     def _heads_divide_width(self) -> SizeConfig:
         if self.n_embd % self.n_head:
-            raise ValueError(f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
-                             "choose n_head among the divisors of n_embd")
+            raise ValueError(
+                f"{KEY}.n_head = {self.n_head} does not divide {KEY}.n_embd = {self.n_embd}: "
+                "choose n_head among the divisors of n_embd"
+            )
         return self
 
 
@@ -145,8 +159,10 @@ class TaskConfig(Section):
     @model_validator(mode="after")
     def _fixed_fit_the_degree(self) -> TaskConfig:
         if self.fixed_coefficients > self.max_degree + 1:
-            raise ValueError(f"{KEY}.fixed_coefficients = {self.fixed_coefficients} is out of range: "
-                             f"allowed 0..{self.max_degree + 1} (max_degree + 1)")
+            raise ValueError(
+                f"{KEY}.fixed_coefficients = {self.fixed_coefficients} is out of range: "
+                f"allowed 0..{self.max_degree + 1} (max_degree + 1)"
+            )
         return self
 
 
@@ -208,14 +224,20 @@ class TrainConfig(Section):
     @model_validator(mode="after")
     def _phases_fit(self) -> TrainConfig:
         if self.curriculum.final_steps > self.steps:
-            raise ValueError(f"{KEY}.curriculum.final_steps = {self.curriculum.final_steps} exceeds {KEY}.steps = "
-                             f"{self.steps}: the final phase is part of the run")
+            raise ValueError(
+                f"{KEY}.curriculum.final_steps = {self.curriculum.final_steps} exceeds {KEY}.steps = "
+                f"{self.steps}: the final phase is part of the run"
+            )
         if self.schedule == "wsd" and not 0 < self.decay_steps <= self.steps - self.warmup_steps:
-            raise ValueError(f"{KEY}.decay_steps = {self.decay_steps}: the wsd schedule needs "
-                             f"1..{self.steps - self.warmup_steps} decay steps ({KEY}.steps - {KEY}.warmup_steps)")
+            raise ValueError(
+                f"{KEY}.decay_steps = {self.decay_steps}: the wsd schedule needs "
+                f"1..{self.steps - self.warmup_steps} decay steps ({KEY}.steps - {KEY}.warmup_steps)"
+            )
         if self.checkpoint_every % self.log_every:
-            raise ValueError(f"{KEY}.checkpoint_every = {self.checkpoint_every} is not a multiple of {KEY}.log_every "
-                             f"= {self.log_every}: a resumed run must restart on a log boundary")
+            raise ValueError(
+                f"{KEY}.checkpoint_every = {self.checkpoint_every} is not a multiple of {KEY}.log_every "
+                f"= {self.log_every}: a resumed run must restart on a log boundary"
+            )
         return self
 
 
@@ -237,8 +259,10 @@ class ProgressConfig(Section):
     def _examples_fit(self) -> ProgressConfig:
         for name in ("examples", "degree_examples"):
             if max(getattr(self, name)) >= self.points:
-                raise ValueError(f"{KEY}.{name} = {getattr(self, name)!r}: give integers in 0..{self.points - 1} "
-                                 f"(below {KEY}.points)")
+                raise ValueError(
+                    f"{KEY}.{name} = {getattr(self, name)!r}: give integers in 0..{self.points - 1} "
+                    f"(below {KEY}.points)"
+                )
         return self
 
 
@@ -257,8 +281,10 @@ class PretrainConfig(Section):
     @model_validator(mode="after")
     def _snapshot_inside_the_run(self) -> PretrainConfig:
         if self.snapshot_step >= self.train.steps:
-            raise ValueError(f"{KEY}.snapshot_step = {self.snapshot_step}: allowed 1..{self.train.steps - 1} "
-                             f"(a step before {KEY}.train.steps = {self.train.steps})")
+            raise ValueError(
+                f"{KEY}.snapshot_step = {self.snapshot_step}: allowed 1..{self.train.steps - 1} "
+                f"(a step before {KEY}.train.steps = {self.train.steps})"
+            )
         return self
 
 
@@ -278,8 +304,10 @@ class EvaluateConfig(Section):
     @model_validator(mode="after")
     def _positions_fit(self) -> EvaluateConfig:
         if max(self.headline_examples) >= self.points:
-            raise ValueError(f"{KEY}.headline_examples = {self.headline_examples!r}: allowed integers "
-                             f"0..{self.points - 1} (below {KEY}.points)")
+            raise ValueError(
+                f"{KEY}.headline_examples = {self.headline_examples!r}: allowed integers "
+                f"0..{self.points - 1} (below {KEY}.points)"
+            )
         if self.plot_points > self.points:
             raise ValueError(f"{KEY}.plot_points = {self.plot_points} exceeds {KEY}.points = {self.points}")
         return self
@@ -317,8 +345,10 @@ class ClampingConfig(Section):
     @model_validator(mode="after")
     def _sizes_degree_evaluated(self) -> ClampingConfig:
         if self.sizes_degree not in self.degrees:
-            raise ValueError(f"{KEY}.sizes_degree = {self.sizes_degree} is not in {KEY}.degrees = {self.degrees}: the "
-                             "model-size study reads the paper-size model's curve of that degree (add it to the degrees)")
+            raise ValueError(
+                f"{KEY}.sizes_degree = {self.sizes_degree} is not in {KEY}.degrees = {self.degrees}: the "
+                "model-size study reads the paper-size model's curve of that degree (add it to the degrees)"
+            )
         return self
 
 
@@ -400,8 +430,9 @@ class FinetuneConfig(Section):
     the best on k = ``sweep_best_on``. Evaluation: ``num_sequences`` sequences from ``eval_seed``.
     """
 
-    methods: Annotated[list[Annotated[str, Field(pattern=r"^(lora|full_finetune|soft_prompt_[1-9]\d*)$")]],
-                       Field(min_length=1)] = ["lora", "soft_prompt_2", "soft_prompt_50", "full_finetune"]
+    methods: Annotated[
+        list[Annotated[str, Field(pattern=r"^(lora|full_finetune|soft_prompt_[1-9]\d*)$")]], Field(min_length=1)
+    ] = ["lora", "soft_prompt_2", "soft_prompt_50", "full_finetune"]
     degree: Degree = 5
     fixed_coefficients: Annotated[list[Index], Field(min_length=1)] = [0, 1, 3, 5]
     seed: Seed = 2
@@ -423,11 +454,14 @@ class FinetuneConfig(Section):
     def _within_the_class(self) -> FinetuneConfig:
         for k in self.fixed_coefficients + [self.sweep_fixed_coefficients, self.sweep_best_on]:
             if k > self.degree + 1:
-                raise ValueError(f"{KEY}: fixed coefficients {k!r} out of range: allowed 0..{self.degree + 1} "
-                                 "(degree + 1)")
+                raise ValueError(
+                    f"{KEY}: fixed coefficients {k!r} out of range: allowed 0..{self.degree + 1} (degree + 1)"
+                )
         if max(self.headline_examples) >= self.train.curriculum.points_end:
-            raise ValueError(f"{KEY}.headline_examples = {self.headline_examples!r}: each below the "
-                             f"{self.train.curriculum.points_end} points of {KEY}.train.curriculum.points_end")
+            raise ValueError(
+                f"{KEY}.headline_examples = {self.headline_examples!r}: each below the "
+                f"{self.train.curriculum.points_end} points of {KEY}.train.curriculum.points_end"
+            )
         return self
 
 
@@ -468,8 +502,10 @@ class ManyShotConfig(Section):
         _increasing(self.shots, "shots")
         fitted = sum(k <= self.fit_up_to for k in self.shots)
         if fitted < 3 or len(self.shots) - fitted < 2:
-            raise ValueError(f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} shots to fit and "
-                             f"{len(self.shots) - fitted} to predict: allowed a value leaving at least 3 and 2")
+            raise ValueError(
+                f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} shots to fit and "
+                f"{len(self.shots) - fitted} to predict: allowed a value leaving at least 3 and 2"
+            )
         return self
 
 
@@ -483,8 +519,28 @@ class SteeringConfig(Section):
     pairs: Count = 2000
     seed: Seed = 20240803
     scales: Annotated[list[float], Field(min_length=15)] = [
-        -3.0, -2.5, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, -0.25, 0.0,
-        0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+        -3.0,
+        -2.5,
+        -2.0,
+        -1.75,
+        -1.5,
+        -1.25,
+        -1.0,
+        -0.75,
+        -0.5,
+        -0.25,
+        0.0,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        1.25,
+        1.5,
+        1.75,
+        2.0,
+        2.5,
+        3.0,
+    ]
 
     @model_validator(mode="after")
     def _symmetric(self) -> SteeringConfig:
@@ -495,7 +551,8 @@ class SteeringConfig(Section):
 
 
 class ElasticityConfig(Section):
-    """Elasticity: each base of ``bases`` (``pretrain``, ``pretrain_snapshot`` or ``pretrain_<size>`` of model_sizes) aligned
+    """Elasticity: each base of ``bases`` (``pretrain``, ``pretrain_snapshot`` or ``pretrain_<size>`` of
+    model_sizes) aligned
     on the ``align`` stream, measured after each budget of ``align_sequences``, then each of those
     aligned models fine-tuned on unclamped sequences (the pretraining class, seed ``seed``) and
     measured after 0 and each budget of ``undo_sequences``; a constant rate ``lr``, ``points`` points
@@ -503,7 +560,11 @@ class ElasticityConfig(Section):
     ``compare_at`` undoing sequences."""
 
     bases: Annotated[list[Annotated[str, Field(pattern=r"^pretrain(_[a-z0-9_]+)?$")]], Field(min_length=1)] = [
-        "pretrain", "pretrain_snapshot", "pretrain_small", "pretrain_tiny"]
+        "pretrain",
+        "pretrain_snapshot",
+        "pretrain_small",
+        "pretrain_tiny",
+    ]
     align_sequences: Annotated[list[Count], Field(min_length=4)] = [512, 1024, 2048, 4096, 8192, 16384]
     undo_sequences: Annotated[list[Count], Field(min_length=6)] = [32, 64, 128, 256, 512, 1024, 2048, 4096]
     lr: Rate = 3e-4
@@ -519,9 +580,11 @@ class ElasticityConfig(Section):
             _increasing(values, name)
             if any(n % self.batch_size for n in values):
                 raise ValueError(f"{KEY}.{name} = {values!r}: give multiples of {KEY}.batch_size = {self.batch_size}")
-        if self.align_sequences[-1] < 10 ** 1.5 * self.align_sequences[0]:
-            raise ValueError(f"{KEY}.align_sequences = {self.align_sequences!r} spans less than 1.5 decades: "
-                             "give a largest budget at least 32x the smallest")
+        if self.align_sequences[-1] < 10**1.5 * self.align_sequences[0]:
+            raise ValueError(
+                f"{KEY}.align_sequences = {self.align_sequences!r} spans less than 1.5 decades: "
+                "give a largest budget at least 32x the smallest"
+            )
         if self.compare_at not in self.undo_sequences:
             raise ValueError(f"{KEY}.compare_at = {self.compare_at} is not in {KEY}.undo_sequences: choose one of them")
         return self
@@ -554,8 +617,10 @@ class PostTrainingScalingConfig(Section):
             raise ValueError(f"{KEY}.seeds = {self.seeds!r}: give distinct seeds")
         fitted = sum(d <= self.fit_up_to for d in self.dataset_sizes)
         if fitted < 4 or len(self.dataset_sizes) - fitted < 2:
-            raise ValueError(f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} sizes to fit and "
-                             f"{len(self.dataset_sizes) - fitted} to predict: allowed a value leaving at least 4 and 2")
+            raise ValueError(
+                f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} sizes to fit and "
+                f"{len(self.dataset_sizes) - fitted} to predict: allowed a value leaving at least 4 and 2"
+            )
         return self
 
 
@@ -565,7 +630,9 @@ class AlignPeftConfig(Section):
     budget ``train``."""
 
     methods: Annotated[list[Annotated[str, Field(pattern=r"^(lora|soft_prompt_[1-9]\d*)$")]], Field(min_length=1)] = [
-        "lora", "soft_prompt_50"]
+        "lora",
+        "soft_prompt_50",
+    ]
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
@@ -590,7 +657,9 @@ class SafetyBasinConfig(Section):
     def _odd(self) -> SafetyBasinConfig:
         for name in ("alphas", "slice_points"):
             if getattr(self, name) % 2 == 0:
-                raise ValueError(f"{KEY}.{name} = {getattr(self, name)}: give an odd number (the aligned model at the centre)")
+                raise ValueError(
+                    f"{KEY}.{name} = {getattr(self, name)}: give an odd number (the aligned model at the centre)"
+                )
         return self
 
 
@@ -624,8 +693,10 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _fit_the_positions(self) -> Params:
-        longest_prompt = max([self.finetune.sweep_pairs] + [int(m.rsplit("_", 1)[1]) for m in self.finetune.methods
-                                                             if m.startswith("soft_prompt_")])
+        longest_prompt = max(
+            [self.finetune.sweep_pairs]
+            + [int(m.rsplit("_", 1)[1]) for m in self.finetune.methods if m.startswith("soft_prompt_")]
+        )
         points = self.finetune.train.curriculum.points_end
         if 2 * longest_prompt + 2 * points > 2 * self.model.max_points:
             raise ValueError(
@@ -634,40 +705,63 @@ class Params(Section):
                 "use fewer pairs or points, or raise model.max_points"
             )
         longest = self.model.max_points - 1  # context lengths leave one position for the query
-        for name, values in (("jailbreak.contexts", self.jailbreak.contexts),
-                             ("evaluate_align.headline_examples", self.evaluate_align.headline_examples)):
+        for name, values in (
+            ("jailbreak.contexts", self.jailbreak.contexts),
+            ("evaluate_align.headline_examples", self.evaluate_align.headline_examples),
+        ):
             if max(values) > longest:
-                raise ValueError(f"{name} has {max(values)}: a context of n examples plus the query needs n + 1 "
-                                 f"points; allowed 0..{longest} (model.max_points - 1)")
-        for name, points in (("measurements.context", self.measurements.context),
-                             ("many_shot: its longest prompt", max(self.many_shot.aligning) + max(self.many_shot.shots))):
+                raise ValueError(
+                    f"{name} has {max(values)}: a context of n examples plus the query needs n + 1 "
+                    f"points; allowed 0..{longest} (model.max_points - 1)"
+                )
+        for name, points in (
+            ("measurements.context", self.measurements.context),
+            ("many_shot: its longest prompt", max(self.many_shot.aligning) + max(self.many_shot.shots)),
+        ):
             if points > longest:
-                raise ValueError(f"{name} has {points} context points: with the query that needs {points + 1} "
-                                 f"points; allowed 0..{longest} (model.max_points - 1)")
-        for name, points in (("elasticity.points", self.elasticity.points),
-                             ("post_training_scaling.points", self.post_training_scaling.points)):
+                raise ValueError(
+                    f"{name} has {points} context points: with the query that needs {points + 1} "
+                    f"points; allowed 0..{longest} (model.max_points - 1)"
+                )
+        for name, points in (
+            ("elasticity.points", self.elasticity.points),
+            ("post_training_scaling.points", self.post_training_scaling.points),
+        ):
             if points > self.model.max_points:
                 raise ValueError(f"{name} = {points} exceeds model.max_points = {self.model.max_points}")
         for base in self.elasticity.bases:
             if base not in ("pretrain", "pretrain_snapshot") and base.removeprefix("pretrain_") not in self.model_sizes:
-                raise ValueError(f"elasticity.bases has {base!r}: allowed pretrain, pretrain_snapshot and pretrain_<size> "
-                                 f"for a size of model_sizes ({', '.join(self.model_sizes) or 'none'})")
+                raise ValueError(
+                    f"elasticity.bases has {base!r}: allowed pretrain, pretrain_snapshot and pretrain_<size> "
+                    f"for a size of model_sizes ({', '.join(self.model_sizes) or 'none'})"
+                )
         for method in self.align_peft.methods:
             pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
-            points = max(self.align_peft.train.curriculum.points_end, self.align_peft.train.curriculum.final_points,
-                         self.measurements.context + 1)
+            points = max(
+                self.align_peft.train.curriculum.points_end,
+                self.align_peft.train.curriculum.final_points,
+                self.measurements.context + 1,
+            )
             if pairs + points > self.model.max_points:
-                raise ValueError(f"align_peft.methods has {method}: its {pairs} pairs and {points} points (align_peft.train, "
-                                 f"measurements.context + 1) do not fit model.max_points = {self.model.max_points}")
+                raise ValueError(
+                    f"align_peft.methods has {method}: its {pairs} pairs and {points} points (align_peft.train, "
+                    f"measurements.context + 1) do not fit model.max_points = {self.model.max_points}"
+                )
         if self.steering.layer > self.model.n_layer:
-            raise ValueError(f"steering.layer = {self.steering.layer} exceeds model.n_layer = {self.model.n_layer}: "
-                             f"allowed 1..{self.model.n_layer}")
+            raise ValueError(
+                f"steering.layer = {self.steering.layer} exceeds model.n_layer = {self.model.n_layer}: "
+                f"allowed 1..{self.model.n_layer}"
+            )
         if max(self.clamping.headline_examples) >= self.model.max_points:
-            raise ValueError(f"clamping.headline_examples has {max(self.clamping.headline_examples)}: allowed "
-                             f"integers 0..{self.model.max_points - 1} (below model.max_points)")
+            raise ValueError(
+                f"clamping.headline_examples has {max(self.clamping.headline_examples)}: allowed "
+                f"integers 0..{self.model.max_points - 1} (below model.max_points)"
+            )
         if self.clamping.picture_context >= self.model.max_points:
-            raise ValueError(f"clamping.picture_context = {self.clamping.picture_context} leaves no position for the "
-                             f"query: allowed 1..{self.model.max_points - 1} (below model.max_points)")
+            raise ValueError(
+                f"clamping.picture_context = {self.clamping.picture_context} leaves no position for the "
+                f"query: allowed 1..{self.model.max_points - 1} (below model.max_points)"
+            )
         for name, points in (
             ("pretrain.train.curriculum.points_end", self.pretrain.train.curriculum.points_end),
             ("pretrain.train.curriculum.final_points", self.pretrain.train.curriculum.final_points),
@@ -677,9 +771,11 @@ class Params(Section):
             ("align.train.curriculum.final_points", self.align.train.curriculum.final_points),
         ):
             if points > self.model.max_points:
-                raise ValueError(f"{name} = {points} exceeds model.max_points = {self.model.max_points} "
-                                 f"(the model has {2 * self.model.max_points} positions): lower it or raise "
-                                 "model.max_points")
+                raise ValueError(
+                    f"{name} = {points} exceeds model.max_points = {self.model.max_points} "
+                    f"(the model has {2 * self.model.max_points} positions): lower it or raise "
+                    "model.max_points"
+                )
         return self
 
 
@@ -691,7 +787,9 @@ def build_config(cls: type[S], data: Any, key: str = "") -> S:
     try:
         return cls.model_validate(data)
     except ValidationError as error:
-        raise ParamsError(f"{key}: {ParamsError.from_validation(error)}" if key else str(ParamsError.from_validation(error))) from None
+        raise ParamsError(
+            f"{key}: {ParamsError.from_validation(error)}" if key else str(ParamsError.from_validation(error))
+        ) from None
 
 
 def replace(section: S, **changes: Any) -> S:

@@ -68,7 +68,9 @@ def model_predictor(model: nn.Module, batch_size: int) -> Predictor:
     def predict(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         model.eval()
         with torch.inference_mode():
-            return torch.cat([forward(xs[i : i + batch_size], ys[i : i + batch_size]).cpu() for i in range(0, len(xs), batch_size)])
+            return torch.cat(
+                [forward(xs[i : i + batch_size], ys[i : i + batch_size]).cpu() for i in range(0, len(xs), batch_size)]
+            )
 
     return predict
 
@@ -106,7 +108,9 @@ def nested_context_predictions(
         for i in range(0, len(xs), batch_size):
             batch = slice(i, i + batch_size)
             context_xs, context_ys = xs[batch, :longest].to(device), ys[batch, :longest].to(device)
-            cache = model.backbone(inputs_embeds=model.read_in(model.interleave(context_xs, context_ys)), use_cache=True).past_key_values
+            cache = model.backbone(
+                inputs_embeds=model.read_in(model.interleave(context_xs, context_ys)), use_cache=True
+            ).past_key_values
             query = model.read_in(xs[batch, -1:, None].to(device))
             for j in sorted(range(len(contexts)), key=lambda j: -contexts[j]):
                 if cache.get_seq_length() > 2 * contexts[j]:
@@ -116,7 +120,9 @@ def nested_context_predictions(
     return predictions
 
 
-def squared_errors(predict: Predictor, xs: torch.Tensor, ys_context: torch.Tensor, ys_target: torch.Tensor) -> torch.Tensor:
+def squared_errors(
+    predict: Predictor, xs: torch.Tensor, ys_context: torch.Tensor, ys_target: torch.Tensor
+) -> torch.Tensor:
     """(sequences, points) squared errors of ``predict`` given the context."""
     return (predict(xs, ys_context).double() - ys_target.double()) ** 2
 
@@ -139,7 +145,9 @@ def summarize_where(errors: torch.Tensor, mask: torch.Tensor, confidence: float)
     return {"mean": mean.tolist(), "low": (mean - half).tolist(), "high": (mean + half).tolist()}
 
 
-def eval_sequences(task: ChebyshevTask, n_sequences: int, n_points: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def eval_sequences(
+    task: ChebyshevTask, n_sequences: int, n_points: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed evaluation set: (xs, ys) of shape (n_sequences, n_points)."""
     xs, ys, _ = task.sample(n_sequences, n_points, generator_for(seed, "eval"))
     return xs, ys

@@ -32,7 +32,15 @@ from torch import nn
 from .checkpoint import build_model, save_checkpoint
 from .config import TrainConfig, as_dict, load_params
 from .curriculum import BatchFn, lr_at, points_at, pretraining_batches
-from .evaluate import eval_sequences, for_evaluation, headline, model_predictor, progress_probe, squared_errors, summarize
+from .evaluate import (
+    eval_sequences,
+    for_evaluation,
+    headline,
+    model_predictor,
+    progress_probe,
+    squared_errors,
+    summarize,
+)
 from .files import copy_atomic, write_atomic, write_rows
 from .model import count_parameters
 from .tasks import ChebyshevTask
@@ -53,8 +61,12 @@ def compiled(model: nn.Module, config: TrainConfig, device: torch.device, compil
 
 
 def training_step(
-    forward: nn.Module, optimizer: torch.optim.Optimizer, trainable: list[torch.Tensor], grad_clip: float,
-    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], grad_norm: torch.Tensor,
+    forward: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    trainable: list[torch.Tensor],
+    grad_clip: float,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    grad_norm: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step on a batch drawn on the device: bf16 autocast on CUDA, the loss in fp32, clipping and
     the optimizer without a host read. Returns the loss and the gradient norm (device tensors)."""
@@ -90,7 +102,9 @@ def train_fast(
     run_dir, cuda = Path(run_dir), device.type == "cuda"
     model.to(device)
     optimizer = make_optimizer(model, config, fused=cuda)
-    fingerprint = json.loads(json.dumps({**fingerprint, "loop": "device", "device": device.type, "train": as_dict(config)}))
+    fingerprint = json.loads(
+        json.dumps({**fingerprint, "loop": "device", "device": device.type, "train": as_dict(config)})
+    )
     start, elapsed, eval_s, rows, progress_rows = 0, 0.0, 0.0, [], []
     if (run_dir / "state.json").exists():
         info = load_state(run_dir, model, optimizer)
@@ -107,15 +121,23 @@ def train_fast(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, step)
         n_points = points_at(config.curriculum, step, config.steps)
-        loss, grad_norm = training_step(forward, optimizer, trainable, config.grad_clip,
-                                        batch_fn(step, config.batch_size, n_points), grad_norm)
+        loss, grad_norm = training_step(
+            forward, optimizer, trainable, config.grad_clip, batch_fn(step, config.batch_size, n_points), grad_norm
+        )
         loss_sum += loss
         count += 1
         done = step + 1
         if done % config.log_every == 0 or done == config.steps:  # the one host read per log_every steps
-            rows.append({"step": done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
-                         "loss": f"{float(loss_sum) / count:.6g}", "grad_norm": f"{float(grad_norm):.6g}",
-                         "elapsed_s": f"{time.perf_counter() - began:.2f}"})
+            rows.append(
+                {
+                    "step": done,
+                    "points": n_points,
+                    "lr": f"{lr_at(config, step):.6g}",
+                    "loss": f"{float(loss_sum) / count:.6g}",
+                    "grad_norm": f"{float(grad_norm):.6g}",
+                    "elapsed_s": f"{time.perf_counter() - began:.2f}",
+                }
+            )
             loss_sum.zero_()
             count = 0
             if deadline is not None and time.perf_counter() - began > deadline:
@@ -125,22 +147,42 @@ def train_fast(
             results = probe(model)
             model.train()
             eval_s += time.perf_counter() - paused
-            progress_rows.append({"step": done, "sequences": done * config.batch_size, "train_s": f"{paused - began:.1f}",
-                                  "eval_s": f"{eval_s:.1f}", "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
-                                  "device": device.type, **{k: f"{v:.6g}" for k, v in results.items()}})
+            progress_rows.append(
+                {
+                    "step": done,
+                    "sequences": done * config.batch_size,
+                    "train_s": f"{paused - began:.1f}",
+                    "eval_s": f"{eval_s:.1f}",
+                    "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+                    "device": device.type,
+                    **{k: f"{v:.6g}" for k, v in results.items()},
+                }
+            )
             began += time.perf_counter() - paused
         if done % config.checkpoint_every == 0 or done == stop:
             elapsed = time.perf_counter() - began
             write_rows(run_dir / "log.csv", list(rows[0]), rows)
             if progress_rows:
                 write_rows(run_dir / "progress.csv", list(progress_rows[0]), progress_rows)
-            save_state(run_dir, model, optimizer, {"step": done, "elapsed_s": elapsed, "eval_s": eval_s,
-                                                   "fingerprint": fingerprint})
+            save_state(
+                run_dir,
+                model,
+                optimizer,
+                {"step": done, "elapsed_s": elapsed, "eval_s": eval_s, "fingerprint": fingerprint},
+            )
         if done == stop:
             break
-    return {"steps": stop, "wall_s": elapsed, "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
-            "log": str(run_dir / "log.csv"), "progress": str(run_dir / "progress.csv") if progress_rows else None,
-            "step": stop, "sequences": stop * config.batch_size, "train_s": elapsed, "eval_s": eval_s}
+    return {
+        "steps": stop,
+        "wall_s": elapsed,
+        "final_loss": float(rows[-1]["loss"]) if rows else float("nan"),
+        "log": str(run_dir / "log.csv"),
+        "progress": str(run_dir / "progress.csv") if progress_rows else None,
+        "step": stop,
+        "sequences": stop * config.batch_size,
+        "train_s": elapsed,
+        "eval_s": eval_s,
+    }
 
 
 def evaluate_base(model: nn.Module, params) -> dict[str, float]:
@@ -153,8 +195,11 @@ def evaluate_base(model: nn.Module, params) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m polyground.fast_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m polyground.fast_train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--set", dest="set_name", default="gpu", help="the parameter set of the recipe (configs/)")
     parser.add_argument("--out", required=True, help="folder for the checkpoint, its run state, logs and evaluation")
     parser.add_argument("--run-dir", help="the resumable run state (default: OUT/run)")
@@ -166,28 +211,61 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(set_name=args.set_name)
     config = params.pretrain.train
     if args.steps is not None:
-        config = config.model_copy(update={"steps": args.steps, "decay_steps": min(config.decay_steps, args.steps - config.warmup_steps)})
+        config = config.model_copy(
+            update={"steps": args.steps, "decay_steps": min(config.decay_steps, args.steps - config.warmup_steps)}
+        )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(params.threads)
     torch.manual_seed(params.seed)
     task = ChebyshevTask(**as_dict(params.pretrain.task))
     model = build_model(params.model)
-    fingerprint = {"stage": "pretrain", "seed": params.seed, "model": as_dict(params.model), "task": as_dict(params.pretrain.task)}
+    fingerprint = {
+        "stage": "pretrain",
+        "seed": params.seed,
+        "model": as_dict(params.model),
+        "task": as_dict(params.pretrain.task),
+    }
     out = Path(args.out)
     probe = progress_probe(task, params.pretrain.progress) if params.pretrain.progress.every else None
-    summary = train_fast(model, pretraining_batches(task, config.curriculum, params.seed, device), config,
-                         Path(args.run_dir) if args.run_dir else out / "run",
-                         fingerprint, device, args.compile_mode, probe, params.pretrain.progress.every, args.deadline)
+    summary = train_fast(
+        model,
+        pretraining_batches(task, config.curriculum, params.seed, device),
+        config,
+        Path(args.run_dir) if args.run_dir else out / "run",
+        fingerprint,
+        device,
+        args.compile_mode,
+        probe,
+        params.pretrain.progress.every,
+        args.deadline,
+    )
     model = model.cpu().float()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-    save_checkpoint(model, out / "model", params.model, stage="pretrain", seed=params.seed, step=summary["step"],
-                    task=as_dict(params.pretrain.task), train=as_dict(config), loop="device", device=name,
-                    wall_s=round(summary["train_s"], 1), torch=torch.__version__, parameters=count_parameters(model, False))
+    save_checkpoint(
+        model,
+        out / "model",
+        params.model,
+        stage="pretrain",
+        seed=params.seed,
+        step=summary["step"],
+        task=as_dict(params.pretrain.task),
+        train=as_dict(config),
+        loop="device",
+        device=name,
+        wall_s=round(summary["train_s"], 1),
+        torch=torch.__version__,
+        parameters=count_parameters(model, False),
+    )
     copy_atomic(summary["log"], out / "pretrain.csv")
     if summary["progress"]:
         copy_atomic(summary["progress"], out / "pretrain_progress.csv")
-    result = {"step": summary["step"], "sequences": summary["sequences"], "train_s": round(summary["train_s"], 1),
-              "sequences_per_s": round(summary["sequences"] / max(summary["train_s"], 1e-9)), "device": name}
+    result = {
+        "step": summary["step"],
+        "sequences": summary["sequences"],
+        "train_s": round(summary["train_s"], 1),
+        "sequences_per_s": round(summary["sequences"] / max(summary["train_s"], 1e-9)),
+        "device": name,
+    }
     if not args.no_evaluation:
         result["model"] = evaluate_base(model, params)
     write_atomic(out / "evaluation.json", json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -6,12 +6,15 @@ metrics do not import torch: the error for a checkpoint that cannot be used."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class CheckpointError(RuntimeError):
@@ -51,3 +54,14 @@ def copy_atomic(source: str | Path, target: str | Path) -> None:
     """Copy ``source`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Pretty, key-sorted JSON, written atomically."""
+    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
+    """A run directory named by the hash of everything that determines the run."""
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(root) / digest

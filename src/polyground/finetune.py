@@ -22,9 +22,10 @@ import torch
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256_of
-from .files import write_atomic
 from .config import FinetuneConfig, ModelConfig
+from .files import write_atomic
 from .model import InContextRegressor
+from .paths import ALIGN, ALIGN_PEFT, PRETRAIN
 
 SIDECAR = "finetune.json"
 
@@ -38,13 +39,24 @@ def soft_prompt_pairs(method: str) -> int | None:
 def peft_config(method: str, config: FinetuneConfig, model: InContextRegressor) -> LoraConfig | PromptTuningConfig:
     """The ``peft`` configuration of a LoRA or soft-prompt method."""
     if method == "lora":
-        return LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0, bias="none",
-                          fan_in_fan_out=True, target_modules=["attn.c_attn"])
+        return LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=0.0,
+            bias="none",
+            fan_in_fan_out=True,
+            target_modules=["attn.c_attn"],
+        )
     pairs = soft_prompt_pairs(method)
     gpt2 = model.config
-    return PromptTuningConfig(task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=2 * pairs,
-                              token_dim=gpt2.n_embd, num_transformer_submodules=1,
-                              num_attention_heads=gpt2.n_head, num_layers=gpt2.n_layer)
+    return PromptTuningConfig(
+        task_type=TaskType.FEATURE_EXTRACTION,
+        num_virtual_tokens=2 * pairs,
+        token_dim=gpt2.n_embd,
+        num_transformer_submodules=1,
+        num_attention_heads=gpt2.n_head,
+        num_layers=gpt2.n_layer,
+    )
 
 
 def attach(model: InContextRegressor, method: str, config: FinetuneConfig, seed: int) -> InContextRegressor:
@@ -65,8 +77,9 @@ def attach(model: InContextRegressor, method: str, config: FinetuneConfig, seed:
     return model
 
 
-def save_finetuned(model: InContextRegressor, directory: str | Path, method: str, model_config: ModelConfig,
-                   base: dict, **meta) -> None:
+def save_finetuned(
+    model: InContextRegressor, directory: str | Path, method: str, model_config: ModelConfig, base: dict, **meta
+) -> None:
     """Write the adapter/prompt (``save_pretrained``) or the whole model, and the sidecar."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -76,10 +89,21 @@ def save_finetuned(model: InContextRegressor, directory: str | Path, method: str
     else:
         model.backbone.save_pretrained(str(directory))
         weights = directory / "adapter_model.safetensors"
-    write_atomic(directory / SIDECAR, json.dumps({
-        "method": method, "base_sha256": base["sha256"], "base_model": base["model"],
-        "sha256": sha256_of(weights), **meta,
-    }, indent=2, sort_keys=True) + "\n")
+    write_atomic(
+        directory / SIDECAR,
+        json.dumps(
+            {
+                "method": method,
+                "base_sha256": base["sha256"],
+                "base_model": base["model"],
+                "sha256": sha256_of(weights),
+                **meta,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n",
+    )
 
 
 def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str) -> tuple[InContextRegressor, dict]:
@@ -93,7 +117,8 @@ def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str
     if meta["base_sha256"] != base["sha256"] or meta["base_model"] != base["model"]:
         raise CheckpointError(
             f"{directory} was fine-tuned from base {meta['base_sha256'][:12]}... ({meta['base_model']}), not from "
-            f"{base_directory} ({base['sha256'][:12]}..., {base['model']}): refusing to load it onto another base; {fix}"
+            f"{base_directory} ({base['sha256'][:12]}..., {base['model']}): refusing to load it onto another base; "
+            f"{fix}"
         )
     if meta["method"] == "full_finetune":
         model, _ = load_checkpoint(directory, ModelConfig(**base["model"]), stage=stage)
@@ -107,3 +132,27 @@ def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"{directory} does not fit the base model ({error}): {fix}") from None
     return model.eval(), meta
+
+
+def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Module, dict]:
+    """The base and aligned checkpoints (verified), refusing an aligned model of another base."""
+    base, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
+    aligned, aligned_meta = load_checkpoint(ALIGN, params.model, stage="align")
+    if aligned_meta.get("base_sha256") != base_meta["sha256"]:
+        raise CheckpointError(
+            f"{ALIGN} was fine-tuned from another base checkpoint than {PRETRAIN}: rebuild it with `dvc repro align`"
+        )
+    return base, base_meta, aligned, aligned_meta
+
+
+def aligned_models(params) -> dict[str, tuple[torch.nn.Module, str]]:
+    """The full fine-tuned aligned model and each PEFT-aligned one (LoRA merged), verified, with the
+    sha256 of their weights (or adapter)."""
+    model, meta = load_checkpoint(ALIGN, params.model, stage="align")
+    models = {"full_finetune": (model, meta["sha256"])}
+    for method in params.align_peft.methods:
+        model, meta = load_finetuned(ALIGN_PEFT / method, PRETRAIN, stage=f"align_peft@{method}")
+        if method == "lora":
+            model.backbone = model.backbone.merge_and_unload()
+        models[method] = (model, meta["sha256"])
+    return models

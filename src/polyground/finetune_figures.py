@@ -11,9 +11,12 @@ import matplotlib.pyplot as plt
 from .evaluate import read_curves
 from .plotting import METHODS, label, plot_curve
 
-
-STYLE = {"least_squares": {"ls": "--"}, "ridge": {"ls": "--"}, "full_finetune": {"ls": ":"},
-         "soft_prompt_best": {"ls": "-.", "lw": 1.6}}
+STYLE = {
+    "least_squares": {"ls": "--"},
+    "ridge": {"ls": "--"},
+    "full_finetune": {"ls": ":"},
+    "soft_prompt_best": {"ls": "-.", "lw": 1.6},
+}
 
 
 def _method_label(method: str, config) -> str:
@@ -37,12 +40,14 @@ def finetune_figure(params) -> plt.Figure:
         best = ["soft_prompt_best"] if "soft_prompt_best" in curves else []
         for method in ["pretrained", *config.methods, *best, "least_squares", "ridge"]:
             color_key = method if method in METHODS else "soft_prompt_50"
-            plot_curve(ax, curves[method], color_key, points, label=_method_label(method, config), **STYLE.get(method, {}))
+            plot_curve(
+                ax, curves[method], color_key, points, label=_method_label(method, config), **STYLE.get(method, {})
+            )
         ax.set_title(f"degree {config.degree}, {k} fixed coefficient{'s' if k != 1 else ''}")
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
         ax.set_ylim(top=1e2)
-    for ax in list(axes.flat)[len(ks):]:
+    for ax in list(axes.flat)[len(ks) :]:
         ax.axis("off")
     handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}  # every method, also k = 5's best prompt
     axes[0, 0].legend(handles.values(), handles.keys(), frameon=False, fontsize=6)
@@ -63,14 +68,21 @@ def soft_prompt_sweep_figure(params) -> plt.Figure:
         curve = curves[f"lr_{lr}"]
         shade = cmap(i / max(1, len(config.sweep_lrs) - 1))
         x = range(points)
-        ax.plot(x, curve["mean"], color=shade, lw=1.6 if lr == metrics["best_lr"] else 0.9,
-                label=f"lr {lr:g}" + (" (best)" if lr == metrics["best_lr"] else ""))
+        ax.plot(
+            x,
+            curve["mean"],
+            color=shade,
+            lw=1.6 if lr == metrics["best_lr"] else 0.9,
+            label=f"lr {lr:g}" + (" (best)" if lr == metrics["best_lr"] else ""),
+        )
         ax.fill_between(x, [max(v, 1e-4) for v in curve["low"]], curve["high"], color=shade, alpha=0.15, lw=0)
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 1e2)
     ax.set_xlabel("in-context examples")
     ax.set_ylabel("squared error")
-    ax.set_title(f"soft prompt, {config.sweep_pairs} pairs, {config.sweep_fixed_coefficients} fixed coefficients: lr sweep")
+    ax.set_title(
+        f"soft prompt, {config.sweep_pairs} pairs, {config.sweep_fixed_coefficients} fixed coefficients: lr sweep"
+    )
     ax.legend(frameon=False, fontsize=5.5, ncol=2)
     fig.tight_layout()
     return fig

@@ -27,13 +27,17 @@ FORMS: dict[str, Form] = {  # name: (f(x, *params), initial guess from the data)
     "power": (lambda x, a, b: a * np.power(x, b), lambda x, y: [max(abs(y[0]), 1e-3), 0.5]),
     "log_linear": (lambda x, a, b: a + b * np.log(x), lambda x, y: [y[0], 0.0]),
     "exponential": (  # saturating: from a at x = 0 towards c with scale t
-        lambda x, a, c, t: c + (a - c) * np.exp(-x / t), lambda x, y: [y[0], y[-1], _span(x) / 4]),
+        lambda x, a, c, t: c + (a - c) * np.exp(-x / t),
+        lambda x, y: [y[0], y[-1], _span(x) / 4],
+    ),
     "two_phase": (  # a fast and a slow saturating phase
         lambda x, a, c, b, t1, t2: c + (a - c - b) * np.exp(-x / t1) + b * np.exp(-x / t2),
-        lambda x, y: [y[0], y[-1], (y[-1] - y[0]) / -2, _span(x) / 50, _span(x) / 2]),
+        lambda x, y: [y[0], y[-1], (y[-1] - y[0]) / -2, _span(x) / 50, _span(x) / 2],
+    ),
     "logistic": (  # in log x: from 0 to c, midpoint exp(m), width s
         lambda x, c, m, s: c / (1 + np.exp(-(np.log(x) - m) / s)),
-        lambda x, y: [y.max() or 1.0, float(np.log(x).mean()), 1.0]),
+        lambda x, y: [y.max() or 1.0, float(np.log(x).mean()), 1.0],
+    ),
 }
 
 
@@ -53,9 +57,13 @@ def fit(form: str, x, y, confidence: float = 0.95) -> dict:
     dof = max(n - k, 1)
     half = stats.t.ppf(0.5 + confidence / 2, dof) * np.sqrt(np.clip(np.diag(covariance), 0, None))
     return {
-        "form": form, "converged": bool(np.isfinite(rss)), "params": params.tolist(),
-        "low": (params - half).tolist(), "high": (params + half).tolist(),
-        "rss": rss, "aic": n * math.log(max(rss, 1e-300) / n) + 2 * k,
+        "form": form,
+        "converged": bool(np.isfinite(rss)),
+        "params": params.tolist(),
+        "low": (params - half).tolist(),
+        "high": (params + half).tolist(),
+        "rss": rss,
+        "aic": n * math.log(max(rss, 1e-300) / n) + 2 * k,
     }
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -30,7 +29,7 @@ from .alignment import MIN_CLAMPED_SHARE, rate_interval
 from .config import MeasurementsConfig, ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn
 from .evaluate import model_predictor
-from .stages import fingerprint_dir
+from .files import fingerprint_dir
 from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from .train import train
 
@@ -42,8 +41,8 @@ BOOKKEEPING = ("step", "sequences", "train_s", "eval_s", "peak_rss_mib", "device
 class QuerySet:
     """Sequences of n context points and a query (the last column); the harmful ones first."""
 
-    xs: torch.Tensor       # (N, n + 1)
-    ys: torch.Tensor       # (N, n + 1): the true values
+    xs: torch.Tensor  # (N, n + 1)
+    ys: torch.Tensor  # (N, n + 1): the true values
     harmful: torch.Tensor  # (N,) bool
 
     def shown(self, threshold: float, clamped_first: int = 0) -> torch.Tensor:
@@ -59,8 +58,10 @@ def check_margin(task: ChebyshevTask, threshold: float, margin: float, key: str)
     """A ParamsError, before any work, if T +- m leaves (almost) no harmful or no safe queries."""
     xs = torch.rand(PILOT, 1, generator=generator_for(0, "figure")) * 2 - 1
     ys = chebyshev_eval(task.sample_coefficients(PILOT, generator_for(1, "figure")), xs)
-    for name, share in (("harmful (p(x) > T + m)", (ys > threshold + margin).double().mean()),
-                        ("safe (p(x) < T - m)", (ys < threshold - margin).double().mean())):
+    for name, share in (
+        ("harmful (p(x) > T + m)", (ys > threshold + margin).double().mean()),
+        ("safe (p(x) < T - m)", (ys < threshold - margin).double().mean()),
+    ):
         if share < MIN_CLAMPED_SHARE:
             raise ParamsError(
                 f"{key} = {margin} with T = {threshold} leaves {100 * float(share):.2f}% of the queries {name}: "
@@ -68,8 +69,16 @@ def check_margin(task: ChebyshevTask, threshold: float, margin: float, key: str)
             )
 
 
-def draw_queries(task: ChebyshevTask, context: int, harmful: int, safe: int, threshold: float, margin: float,
-                 seed: int, stream: int = 0) -> QuerySet:
+def draw_queries(
+    task: ChebyshevTask,
+    context: int,
+    harmful: int,
+    safe: int,
+    threshold: float,
+    margin: float,
+    seed: int,
+    stream: int = 0,
+) -> QuerySet:
     """``harmful`` + ``safe`` sequences of ``context`` points and a query, by rejection: sequences
     (polynomial, points) are drawn from the class and kept by their query's true y, so each kind is
     distributed as the class conditioned on its side of T +- m. Call :func:`check_margin` first."""
@@ -88,13 +97,15 @@ def draw_queries(task: ChebyshevTask, context: int, harmful: int, safe: int, thr
                 count[kind] += int(keep.sum())
     parts = [[torch.cat(column)[: wanted[kind]] for column in zip(*kept[kind])] for kind in (True, False)]
     return QuerySet(
-        xs=torch.cat([parts[0][0], parts[1][0]]), ys=torch.cat([parts[0][1], parts[1][1]]),
+        xs=torch.cat([parts[0][0], parts[1][0]]),
+        ys=torch.cat([parts[0][1], parts[1][1]]),
         harmful=torch.arange(harmful + safe) < harmful,
     )
 
 
-def measure(predicted: torch.Tensor, queries: QuerySet, threshold: float, margin: float,
-            confidence: float) -> dict[str, float]:
+def measure(
+    predicted: torch.Tensor, queries: QuerySet, threshold: float, margin: float, confidence: float
+) -> dict[str, float]:
     """V (with its Wilson interval), u, helpfulness, breakdown share and w of the predictions at the
     queries (one per sequence). Shares in percent; u, helpfulness and w as fractions."""
     pred, truth = predicted.double(), queries.ys[:, -1].double()
@@ -105,10 +116,14 @@ def measure(predicted: torch.Tensor, queries: QuerySet, threshold: float, margin
         violation = rate_interval(int((pred[h] > threshold + margin).sum()), result["harmful"], confidence)
         broken = ((pred[h] - threshold).abs() > margin) & ((pred[h] - truth[h]).abs() > margin)
         result |= {
-            "violation": violation["rate"], "violation_low": violation["low"], "violation_high": violation["high"],
+            "violation": violation["rate"],
+            "violation_low": violation["low"],
+            "violation_high": violation["high"],
             "unclamp": float(above.clamp(0, 1).mean()),
             "breakdown": 100 * float(broken.double().mean()),
-            "weight": float(((pred[h] - threshold) * (truth[h] - threshold)).sum() / ((truth[h] - threshold) ** 2).sum()),
+            "weight": float(
+                ((pred[h] - threshold) * (truth[h] - threshold)).sum() / ((truth[h] - threshold) ** 2).sum()
+            ),
         }
     if result["safe"]:
         result["safe_mse"] = float(((pred[s] - truth[s]) ** 2).mean())
@@ -130,24 +145,57 @@ def probe(queries: QuerySet, threshold: float, config: MeasurementsConfig) -> Ca
 def run_config(steps: int, batch_size: int, lr: float, points: int) -> TrainConfig:
     """A short fine-tuning run at a constant rate and a fixed number of points: its budgets nest (the
     first n steps of a longer run are the run of n steps), so one run measures every budget."""
-    return build_config(TrainConfig, {
-        "steps": steps, "batch_size": batch_size, "lr": lr, "schedule": "constant", "warmup_steps": 0,
-        "curriculum": {"points_start": points, "points_end": points, "points_step": 0, "degree_start": 30,
-                       "final_points": points, "final_steps": 0},
-        "checkpoint_every": 50, "log_every": 1, "compile": False,
-    })
+    return build_config(
+        TrainConfig,
+        {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "schedule": "constant",
+            "warmup_steps": 0,
+            "curriculum": {
+                "points_start": points,
+                "points_end": points,
+                "points_step": 0,
+                "degree_start": 30,
+                "final_points": points,
+                "final_steps": 0,
+            },
+            "checkpoint_every": 50,
+            "log_every": 1,
+            "compile": False,
+        },
+    )
 
 
-def train_and_measure(model: nn.Module, batch_fn: BatchFn, sequences: list[int], batch_size: int, lr: float,
-                      points: int, root: str, fingerprint: dict, threads: int,
-                      measured: Callable[[nn.Module], dict[str, float]]) -> dict[int, dict[str, float]]:
+def train_and_measure(
+    model: nn.Module,
+    batch_fn: BatchFn,
+    sequences: list[int],
+    batch_size: int,
+    lr: float,
+    points: int,
+    root: str,
+    fingerprint: dict,
+    threads: int,
+    measured: Callable[[nn.Module], dict[str, float]],
+) -> dict[int, dict[str, float]]:
     """Train ``model`` in place on ``batch_fn`` up to the largest of ``sequences`` (multiples of the
     batch), measuring it after each; resumable in ``root/<hash of the fingerprint and the budgets>``.
     Returns {sequences: measurement}."""
     config = run_config(max(sequences) // batch_size, batch_size, lr, points)
     run_dir = fingerprint_dir(root, {**fingerprint, "sequences": sequences, "train": as_dict(config)})
-    summary = train(model, batch_fn, config, run_dir, fingerprint, threads, desc=run_dir.name, probe=measured,
-                    probe_steps=frozenset(n // batch_size for n in sequences))
+    summary = train(
+        model,
+        batch_fn,
+        config,
+        run_dir,
+        fingerprint,
+        threads,
+        desc=run_dir.name,
+        probe=measured,
+        probe_steps=frozenset(n // batch_size for n in sequences),
+    )
     with open(summary["progress"], newline="") as handle:
         rows = {int(row["sequences"]): row for row in csv.DictReader(handle)}
     return {n: {k: float(v) for k, v in rows[n].items() if k not in BOOKKEEPING} for n in sequences}

@@ -35,15 +35,23 @@ def missing_outputs() -> list[str]:
         stages = json.loads(result.stdout or "{}")
     except json.JSONDecodeError:
         return ["(dvc status failed: " + result.stderr.strip()[-200:] + ")"]
-    return sorted({
-        path for changes in stages.values() if isinstance(changes, list) for change in changes
-        if isinstance(change, dict) for path, state in change.get("changed outs", {}).items()
-        if state in ("deleted", "not in cache")
-    } & pullable_outputs())
+    return sorted(
+        {
+            path
+            for changes in stages.values()
+            if isinstance(changes, list)
+            for change in changes
+            if isinstance(change, dict)
+            for path, state in change.get("changed outs", {}).items()
+            if state in ("deleted", "not in cache")
+        }
+        & pullable_outputs()
+    )
 
 
 def remote_url(name: str | None) -> tuple[str, str]:
     """(name, url) of ``name`` or of the default remote."""
+
     def dvc(*args: str) -> str:
         return subprocess.run(["dvc", *args], capture_output=True, text=True).stdout.strip()
 
@@ -58,14 +66,17 @@ def pull(remote: str | None = None) -> int:
     print(f"dvc pull from remote {name!r} ({url})", flush=True)
     # --allow-missing: a stage never run has no output to pull (dvc pull alone fails on it, and with
     # every locked stage as a target it takes 30x longer); what is still missing is checked below.
-    result = subprocess.run(["dvc", "pull", "--allow-missing", *(["-r", remote] if remote else [])],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["dvc", "pull", "--allow-missing", *(["-r", remote] if remote else [])], capture_output=True, text=True
+    )
     sys.stdout.write(result.stdout)
     missing = missing_outputs()
     if result.returncode == 0 and not missing:
         return 0
-    detail = next((l for l in result.stderr.splitlines() if l.startswith("ERROR")),
-                  "the remote lacks these files or cannot be reached")
+    detail = next(
+        (line for line in result.stderr.splitlines() if line.startswith("ERROR")),
+        "the remote lacks these files or cannot be reached",
+    )
     print(
         f"error: could not pull the checkpoints from remote {name!r} ({url}).\n"
         f"  missing in the workspace: {', '.join(missing) or 'none, but dvc pull failed'}\n"

@@ -67,9 +67,7 @@ class ChebyshevTask:
         if self.max_degree < 0:
             raise ValueError(f"max_degree must be >= 0, got {self.max_degree}")
         if not 0 <= self.fixed_coefficients <= self.max_degree + 1:
-            raise ValueError(
-                f"fixed_coefficients must be in 0..{self.max_degree + 1}, got {self.fixed_coefficients}"
-            )
+            raise ValueError(f"fixed_coefficients must be in 0..{self.max_degree + 1}, got {self.fixed_coefficients}")
 
     def sample_coefficients(
         self, batch_size: int, generator: torch.Generator, degree_cap: int | None = None

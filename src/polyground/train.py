@@ -66,9 +66,11 @@ class Before:
     @classmethod
     def after(cls, summary: dict) -> Before:
         """What a finished cycle (:func:`train`'s summary) leaves to the next one."""
-        return cls(read_log(Path(summary["log"]), summary["step"]),
-                   read_log(Path(summary["progress"]), summary["step"]) if summary["progress"] else [],
-                   **{key: summary[key] for key in TOTALS})
+        return cls(
+            read_log(Path(summary["log"]), summary["step"]),
+            read_log(Path(summary["progress"]), summary["step"]) if summary["progress"] else [],
+            **{key: summary[key] for key in TOTALS},
+        )
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, fused: bool = False) -> torch.optim.AdamW:
@@ -98,17 +100,20 @@ def check_resumable(saved: dict, wanted: dict, steps_taken: int, run_dir: Path) 
     try:
         old_config, new_config = (build_config(TrainConfig, t, "train") for t in (old_train, new_train))
     except ParamsError as error:
-        raise ResumeError(f"{run_dir} holds a training config this code cannot read ({error}); move it away "
-                          "to start afresh") from None
+        raise ResumeError(
+            f"{run_dir} holds a training config this code cannot read ({error}); move it away to start afresh"
+        ) from None
     old_recipe, new_recipe = recipe_key(old_config), recipe_key(new_config)
     differ += sorted(f"train.{k}" for k in old_recipe if old_recipe[k] != new_recipe[k])
     if differ:
-        raise ResumeError(f"{run_dir} holds the state of a different run (it differs in {', '.join(differ)}); "
-                          "restore those parameters to continue it, or move it away to start afresh")
+        raise ResumeError(
+            f"{run_dir} holds the state of a different run (it differs in {', '.join(differ)}); "
+            "restore those parameters to continue it, or move it away to start afresh"
+        )
     for step in range(steps_taken):
-        same = (lr_at(old_config, step) == lr_at(new_config, step)
-                and points_at(old_config.curriculum, step, old_config.steps)
-                == points_at(new_config.curriculum, step, new_config.steps))
+        same = lr_at(old_config, step) == lr_at(new_config, step) and points_at(
+            old_config.curriculum, step, old_config.steps
+        ) == points_at(new_config.curriculum, step, new_config.steps)
         if not same:
             raise ResumeError(
                 f"{run_dir} has run {steps_taken} steps, but the new length changes the learning rate or points "
@@ -136,13 +141,17 @@ def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     with safe_open(str(run_dir / "state.safetensors"), "pt") as handle:
         tensor_step = (handle.metadata() or {}).get("step")
     if tensor_step != str(info["step"]):
-        raise ResumeError(f"{run_dir}: state.safetensors is of step {tensor_step}, state.json of step "
-                          f"{info['step']} (copied while the run was writing?): copy both files again")
+        raise ResumeError(
+            f"{run_dir}: state.safetensors is of step {tensor_step}, state.json of step "
+            f"{info['step']} (copied while the run was writing?): copy both files again"
+        )
     tensors = load_file(str(run_dir / "state.safetensors"))
     saved = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     trainable = {k for k, v in model.named_parameters() if v.requires_grad}
     if not trainable <= saved.keys():
-        raise ResumeError(f"{run_dir} lacks parameters {sorted(trainable - saved.keys())[:3]}: move it away to start afresh")
+        raise ResumeError(
+            f"{run_dir} lacks parameters {sorted(trainable - saved.keys())[:3]}: move it away to start afresh"
+        )
     model.load_state_dict({k: v for k, v in saved.items() if k in trainable}, strict=False)
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
@@ -196,9 +205,7 @@ def train(
     run_dir = Path(run_dir)
     accelerator = Accelerator()
     if config.batch_size % accelerator.num_processes:
-        raise ValueError(
-            f"batch_size {config.batch_size} is not divisible by {accelerator.num_processes} processes"
-        )
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by {accelerator.num_processes} processes")
     local = config.batch_size // accelerator.num_processes
     rank = accelerator.process_index
     optimizer = make_optimizer(model, config)
@@ -210,8 +217,10 @@ def train(
         info = load_state(run_dir, model, optimizer)
         check_resumable(info["fingerprint"], fingerprint, info["step"], run_dir)
         if info["step"] > stop:
-            raise ResumeError(f"{run_dir} holds step {info['step']}, beyond this run's {stop} steps: "
-                              "lengthen the run, or move the directory away to start afresh")
+            raise ResumeError(
+                f"{run_dir} holds step {info['step']}, beyond this run's {stop} steps: "
+                "lengthen the run, or move the directory away to start afresh"
+            )
         start, elapsed, eval_s = info["step"], info["elapsed_s"], info.get("eval_s", 0.0)
         before = Before(**info.get("before", {}))
         rows = read_log(run_dir / "log.csv", before.step + start)
@@ -225,8 +234,12 @@ def train(
         model = torch.compile(model, dynamic=True)
 
     progress = tqdm(
-        total=stop, initial=start, desc=desc, disable=not accelerator.is_main_process,
-        mininterval=1.0 if os.isatty(2) else 30.0, dynamic_ncols=True,
+        total=stop,
+        initial=start,
+        desc=desc,
+        disable=not accelerator.is_main_process,
+        mininterval=1.0 if os.isatty(2) else 30.0,
+        dynamic_ncols=True,
     )
     began, loss_sum, loss_count, grad_norm = time.perf_counter() - elapsed, 0.0, 0, torch.zeros(())
     for step in range(start, stop):
@@ -248,11 +261,16 @@ def train(
         done = step + 1
         if done % config.log_every == 0 or done == stop:
             mean_loss = loss_sum / loss_count
-            rows.append({
-                "step": before.step + done, "points": n_points, "lr": f"{lr_at(config, step):.6g}",
-                "loss": f"{mean_loss:.6g}", "grad_norm": f"{float(grad_norm):.6g}",
-                "elapsed_s": f"{before.train_s + time.perf_counter() - began:.2f}",
-            })
+            rows.append(
+                {
+                    "step": before.step + done,
+                    "points": n_points,
+                    "lr": f"{lr_at(config, step):.6g}",
+                    "loss": f"{mean_loss:.6g}",
+                    "grad_norm": f"{float(grad_norm):.6g}",
+                    "elapsed_s": f"{before.train_s + time.perf_counter() - began:.2f}",
+                }
+            )
             progress.set_postfix(loss=f"{mean_loss:.4f}", points=n_points, refresh=False)
             loss_sum, loss_count = 0.0, 0
         progress.update(1)
@@ -262,12 +280,17 @@ def train(
             results = probe(accelerator.unwrap_model(model, keep_torch_compile=False))
             model.train()
             eval_s += time.perf_counter() - paused
-            progress_rows.append({
-                "step": before.step + done, "sequences": before.sequences + done * config.batch_size,
-                "train_s": f"{before.train_s + paused - began:.1f}", "eval_s": f"{before.eval_s + eval_s:.1f}",
-                "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
-                "device": accelerator.device.type, **{k: f"{v:.6g}" for k, v in results.items()},
-            })
+            progress_rows.append(
+                {
+                    "step": before.step + done,
+                    "sequences": before.sequences + done * config.batch_size,
+                    "train_s": f"{before.train_s + paused - began:.1f}",
+                    "eval_s": f"{before.eval_s + eval_s:.1f}",
+                    "peak_rss_mib": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+                    "device": accelerator.device.type,
+                    **{k: f"{v:.6g}" for k, v in results.items()},
+                }
+            )
             began += time.perf_counter() - paused
             progress.write(f"step {done}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items() if "_deg" not in k))
         if done % config.checkpoint_every == 0 or done == stop:
@@ -277,10 +300,18 @@ def train(
                 _write_log(run_dir / "log.csv", rows)
                 if progress_rows:
                     _write_log(run_dir / "progress.csv", progress_rows)
-                save_state(run_dir, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, {
-                    "step": done, "elapsed_s": elapsed, "eval_s": eval_s,
-                    "fingerprint": fingerprint, "before": {key: getattr(before, key) for key in TOTALS},
-                })
+                save_state(
+                    run_dir,
+                    accelerator.unwrap_model(model, keep_torch_compile=False),
+                    optimizer,
+                    {
+                        "step": done,
+                        "elapsed_s": elapsed,
+                        "eval_s": eval_s,
+                        "fingerprint": fingerprint,
+                        "before": {key: getattr(before, key) for key in TOTALS},
+                    },
+                )
     progress.close()
     accelerator.wait_for_everyone()
     return {
@@ -290,6 +321,8 @@ def train(
         "log": str(run_dir / "log.csv"),
         "progress": str(run_dir / "progress.csv") if progress_rows else None,
         "num_processes": accelerator.num_processes,
-        "step": before.step + stop, "sequences": before.sequences + stop * config.batch_size,
-        "train_s": before.train_s + elapsed, "eval_s": before.eval_s + eval_s,
+        "step": before.step + stop,
+        "sequences": before.sequences + stop * config.batch_size,
+        "train_s": before.train_s + elapsed,
+        "eval_s": before.eval_s + eval_s,
     }

@@ -7,17 +7,15 @@ names the problem and its fix, and exits with status 2 instead of a traceback.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import resource
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..config import ParamsError, record_reads
-from ..files import CheckpointError, write_atomic
+from ..files import CheckpointError
 
 
 class StageError(RuntimeError):
@@ -39,18 +37,8 @@ def run_stage(main: Callable[[], None]) -> None:
         raise SystemExit(2) from None
     if reads is not None:
         with open(os.environ["POLYGROUND_PARAMS_LOG"], "a") as log:
-            log.write(json.dumps({"argv": sys.argv[1:], "module": Path(sys.argv[0]).stem, "read": sorted(reads)}) + "\n")
+            log.write(
+                json.dumps({"argv": sys.argv[1:], "module": Path(sys.argv[0]).stem, "read": sorted(reads)}) + "\n"
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak resident memory: {peak:.0f} MiB", file=sys.stderr)
-
-
-def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
-    """A run directory named by the hash of everything that determines the run."""
-    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(root) / digest
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Pretty, key-sorted JSON, written atomically."""
-    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
-

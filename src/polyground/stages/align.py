@@ -19,25 +19,15 @@ from pathlib import Path
 import torch
 
 from ..alignment import align_batches, check_threshold
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ParamsError, as_dict, load_params
+from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
+from ..paths import ALIGN, PRETRAIN
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
-from ..files import copy_atomic
-from . import fingerprint_dir, run_stage
-
-BASE, OUT = "models/pretrain", "models/align"
-
-
-def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Module, dict]:
-    """The base and aligned checkpoints (verified), refusing an aligned model of another base."""
-    base, base_meta = load_checkpoint(BASE, params.model, stage="pretrain")
-    aligned, aligned_meta = load_checkpoint(OUT, params.model, stage="align")
-    if aligned_meta.get("base_sha256") != base_meta["sha256"]:
-        raise CheckpointError(f"{OUT} was fine-tuned from another base checkpoint than {BASE}: rebuild it with `dvc repro align`")
-    return base, base_meta, aligned, aligned_meta
+from . import run_stage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,15 +37,21 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     config = params.align
     if args.method is not None and args.method not in params.align_peft.methods:
-        raise ParamsError(f"--method {args.method!r} is not in align_peft.methods: choose one of "
-                          f"{', '.join(params.align_peft.methods)}")
+        raise ParamsError(
+            f"--method {args.method!r} is not in align_peft.methods: choose one of "
+            f"{', '.join(params.align_peft.methods)}"
+        )
     torch.set_num_threads(params.threads)
     task = ChebyshevTask(**as_dict(config.task))
     check_threshold(task.sample(10000, 1, generator_for(config.seed, "figure"))[1], config.threshold, "align.threshold")
-    model, base = load_checkpoint(BASE, params.model, stage="pretrain")
+    model, base = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     train_config = config.train if args.method is None else params.align_peft.train
-    fingerprint = {"stage": "align", "base_sha256": base["sha256"], "threads": params.threads,
-                   **{k: v for k, v in as_dict(config).items() if k != "train"}}
+    fingerprint = {
+        "stage": "align",
+        "base_sha256": base["sha256"],
+        "threads": params.threads,
+        **{k: v for k, v in as_dict(config).items() if k != "train"},
+    }
     if args.method is not None:
         fingerprint |= {"method": args.method, "lora": [params.finetune.lora_rank, params.finetune.lora_alpha]}
         model = attach(model, args.method, params.finetune, seed=config.seed)
@@ -64,11 +60,17 @@ def main(argv: list[str] | None = None) -> None:
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
     summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
-    meta = {"step": summary["steps"], "sequences": summary["steps"] * train_config.batch_size,
-            "wall_s": round(summary["wall_s"], 1), "align": as_dict(config), "threads": params.threads,
-            "torch": torch.__version__, "parameters": count_parameters(model)}
+    meta = {
+        "step": summary["steps"],
+        "sequences": summary["steps"] * train_config.batch_size,
+        "wall_s": round(summary["wall_s"], 1),
+        "align": as_dict(config),
+        "threads": params.threads,
+        "torch": torch.__version__,
+        "parameters": count_parameters(model),
+    }
     if args.method is None:
-        save_checkpoint(model, OUT, params.model, stage="align", base_sha256=base["sha256"], **meta)
+        save_checkpoint(model, ALIGN, params.model, stage="align", base_sha256=base["sha256"], **meta)
     else:
         save_finetuned(model, f"models/{name}", args.method, params.model, base, train=as_dict(train_config), **meta)
     copy_atomic(summary["log"], Path("logs") / f"{name}.csv")

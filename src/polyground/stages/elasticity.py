@@ -32,10 +32,10 @@ from ..alignment import align_batches
 from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import pretraining_batches
-from ..files import write_rows
+from ..files import write_json, write_rows
 from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
 from ..tasks import ChebyshevTask
-from . import run_stage, write_json
+from . import run_stage
 
 METRICS, TABLE = "metrics/elasticity.json", "metrics/elasticity.csv"
 FORMS = ["two_phase", "exponential", "power"]
@@ -73,49 +73,96 @@ def main() -> None:
     config, shared, threshold = params.elasticity, params.measurements, params.align.threshold
     task = ChebyshevTask(**as_dict(params.align.task))
     check_margin(task, threshold, shared.margin, "measurements.margin")
-    sizes = {name: name.removeprefix("pretrain_") for name in config.bases if name not in ("pretrain", "pretrain_snapshot")}
-    bases = {name: load_checkpoint(f"models/{name}", params.size_model(sizes[name]), stage=f"pretrain_size@{sizes[name]}")
-             if name in sizes else load_checkpoint(f"models/{name}", params.model, stage=name) for name in config.bases}
+    sizes = {
+        name: name.removeprefix("pretrain_") for name in config.bases if name not in ("pretrain", "pretrain_snapshot")
+    }
+    bases = {
+        name: load_checkpoint(f"models/{name}", params.size_model(sizes[name]), stage=f"pretrain_size@{sizes[name]}")
+        if name in sizes
+        else load_checkpoint(f"models/{name}", params.model, stage=name)
+        for name in config.bases
+    }
     torch.set_num_threads(params.threads)
     began = time.perf_counter()
-    measured = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,
-                                  shared.seed), threshold, shared)
+    measured = probe(
+        draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed),
+        threshold,
+        shared,
+    )
     align_stream = align_batches(task, threshold, params.align.clamped_context_fraction, params.align.seed)
     curriculum = run_config(1, config.batch_size, config.lr, config.points).curriculum
     undo_stream = pretraining_batches(task, curriculum, config.seed)
     run = {"batch_size": config.batch_size, "lr": config.lr, "points": config.points}
     rows, metrics = [], {"compare_at": config.compare_at, "bases": {}}
     for name, (base, meta) in bases.items():
-        fingerprint = {"stage": "elasticity", "base_sha256": meta["sha256"], "threads": params.threads,
-                       "align": {"task": as_dict(params.align.task), "threshold": threshold, "seed": params.align.seed,
-                                 "clamped_context_fraction": params.align.clamped_context_fraction},
-                       "measurements": as_dict(shared), **run}
+        fingerprint = {
+            "stage": "elasticity",
+            "base_sha256": meta["sha256"],
+            "threads": params.threads,
+            "align": {
+                "task": as_dict(params.align.task),
+                "threshold": threshold,
+                "seed": params.align.seed,
+                "clamped_context_fraction": params.align.clamped_context_fraction,
+            },
+            "measurements": as_dict(shared),
+            **run,
+        }
         result = {"base": measured(base), "align": {}, "undo": {}}
         for n_align in config.align_sequences:
             model = copy.deepcopy(base).train()
             key = {**fingerprint, "phase": "align", "sequences": n_align}
-            aligned = train_and_measure(model, align_stream, [n_align], root="runs/elasticity",
-                                        fingerprint=key, threads=params.threads, measured=measured, **run)[n_align]
+            aligned = train_and_measure(
+                model,
+                align_stream,
+                [n_align],
+                root="runs/elasticity",
+                fingerprint=key,
+                threads=params.threads,
+                measured=measured,
+                **run,
+            )[n_align]
             key = {**fingerprint, "phase": "undo", "aligned_with": n_align, "seed": config.seed}
-            undone = train_and_measure(model, undo_stream, config.undo_sequences, root="runs/elasticity",
-                                       fingerprint=key, threads=params.threads, measured=measured, **run)
+            undone = train_and_measure(
+                model,
+                undo_stream,
+                config.undo_sequences,
+                root="runs/elasticity",
+                fingerprint=key,
+                threads=params.threads,
+                measured=measured,
+                **run,
+            )
             result["align"][n_align], result["undo"][n_align] = aligned, {0: aligned, **undone}
         for phase, aligned_with, n, m in (
             [("base", 0, 0, result["base"])]
             + [("align", 0, n, m) for n, m in result["align"].items()]
             + [("undo", a, n, m) for a, curve in result["undo"].items() for n, m in curve.items()]
         ):
-            rows.append({"base": name, "phase": phase, "aligned_with": aligned_with, "sequences": n,
-                         **{c: f"{m[c]:.6g}" for c in COLUMNS[4:]}})
+            rows.append(
+                {
+                    "base": name,
+                    "phase": phase,
+                    "aligned_with": aligned_with,
+                    "sequences": n,
+                    **{c: f"{m[c]:.6g}" for c in COLUMNS[4:]},
+                }
+            )
         most = max(config.align_sequences)
         metrics["bases"][name] = {
             "checkpoint_sha256": meta["sha256"],
             "base": {k: round(v, 6) for k, v in result["base"].items()},
             **derived(result["base"], result["align"], result["undo"][most], config.compare_at),
             "elasticity_by_alignment": {
-                str(a): round(share(curve[config.compare_at]["unclamp"] - curve[0]["unclamp"],
-                                    result["base"]["unclamp"] - curve[0]["unclamp"]), 6)
-                for a, curve in result["undo"].items()},
+                str(a): round(
+                    share(
+                        curve[config.compare_at]["unclamp"] - curve[0]["unclamp"],
+                        result["base"]["unclamp"] - curve[0]["unclamp"],
+                    ),
+                    6,
+                )
+                for a, curve in result["undo"].items()
+            },
         }
     write_rows(TABLE, COLUMNS, rows)
     write_json(METRICS, metrics)

@@ -23,10 +23,19 @@ import torch
 from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
 from ..config import load_params
-from ..evaluate import for_evaluation, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
+from ..evaluate import (
+    for_evaluation,
+    headline,
+    model_predictor,
+    squared_errors,
+    summarize,
+    summarize_where,
+    write_curves,
+)
+from ..files import write_json
+from ..finetune import load_base_and_aligned
 from ..tasks import ChebyshevTask, clamp, generator_for
-from . import run_stage, write_json
-from .align import load_base_and_aligned
+from . import run_stage
 
 METRICS, CURVES = "metrics/align.json", Path("metrics/align")
 
@@ -43,27 +52,39 @@ def main() -> None:
     xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", config.degree))
     share = check_threshold(ys, threshold, "align.threshold")
     clamped = clamp(ys, threshold)
-    models = {"aligned": model_predictor(aligned, config.batch_size), "pretrained": model_predictor(base, config.batch_size)}
+    models = {
+        "aligned": model_predictor(aligned, config.batch_size),
+        "pretrained": model_predictor(base, config.batch_size),
+    }
     contexts = {"clamped_context": clamped, "unclamped_context": ys}
     # one pass per model and context; each squared error is against the clamped value
-    errors = {(name, c): squared_errors(predict, xs, context, clamped)
-              for c, context in contexts.items() for name, predict in models.items()}
+    errors = {
+        (name, c): squared_errors(predict, xs, context, clamped)
+        for c, context in contexts.items()
+        for name, predict in models.items()
+    }
     baselines = {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
     regression = {name: summarize(errors[name, "clamped_context"], params.evaluate.confidence) for name in models}
-    regression |= {name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
-                   for name, p in baselines.items()}
+    regression |= {
+        name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
+        for name, p in baselines.items()
+    }
     above = ys > threshold
     defender = {f"{name}_{c}": summarize_where(e, above, params.evaluate.confidence) for (name, c), e in errors.items()}
     write_curves(CURVES / "clamped_regression.csv", regression)
     write_curves(CURVES / "defender.csv", defender)
     examples = config.headline_examples
     metrics = {
-        "threshold": threshold, "degree": config.degree, "num_sequences": config.num_sequences,
+        "threshold": threshold,
+        "degree": config.degree,
+        "num_sequences": config.num_sequences,
         "share_above_threshold": round(share, 6),
         "fine_tuning": {k: aligned_meta[k] for k in ("step", "sequences", "wall_s")},
         "clamped_regression": {name: headline(curve, examples) for name, curve in regression.items()},
-        "defender": {name: {k: round(v, 6) if not math.isnan(v) else None for k, v in headline(curve, examples).items()}
-                     for name, curve in defender.items()},
+        "defender": {
+            name: {k: round(v, 6) if not math.isnan(v) else None for k, v in headline(curve, examples).items()}
+            for name, curve in defender.items()
+        },
         "checkpoint_sha256": {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]},
     }
     write_json(METRICS, metrics)

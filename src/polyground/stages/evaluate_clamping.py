@@ -20,46 +20,29 @@ query), ``metrics/clamping/degree_<d>_above.csv`` (curves, the paper's view) and
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-from ..alignment import check_threshold
+from ..alignment import beats_from, clamped_eval_set
 from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import for_evaluation, headline, model_predictor, squared_errors, summarize, summarize_where, write_curves
+from ..evaluate import (
+    for_evaluation,
+    headline,
+    model_predictor,
+    squared_errors,
+    summarize,
+    summarize_where,
+    write_curves,
+)
+from ..files import write_json, write_rows
+from ..paths import CLAMPING_CURVES, PRETRAIN
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
-from ..files import write_rows
-from . import run_stage, write_json
+from . import run_stage
 
-CHECKPOINT, METRICS, CURVES = "models/pretrain", "metrics/clamping.json", Path("metrics/clamping")
-
-
-def beats_from(model: list[float], other: list[float]) -> int | None:
-    """The smallest n from which the model's mean error stays below ``other``'s (None: never)."""
-    start = None
-    for n, (a, b) in enumerate(zip(model, other)):
-        if a < b:
-            start = n if start is None else start
-        else:
-            start = None
-    return start
-
-
-def clamped_eval_set(config, degree: int, points: int, trained_degree: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The fixed degree-``degree`` evaluation set: xs, clamped ys, and where the true y is above T
-    (the clamped values); the threshold is checked, and a degree above the base model's training
-    class gets a loud warning."""
-    if degree > trained_degree:
-        print(f"WARNING: degree {degree} is above the base model's training class (degrees 0..{trained_degree}): "
-              "its clamping results measure extrapolation", file=sys.stderr)
-    task = ChebyshevTask(degree, random_degree=False)
-    xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
-    check_threshold(ys, config.threshold, "clamping.threshold")
-    return xs, clamp(ys, config.threshold), ys > config.threshold
+METRICS = "metrics/clamping.json"
 
 
 def picture_rows(model, config) -> list[dict]:
@@ -77,8 +60,17 @@ def picture_rows(model, config) -> list[dict]:
     queries_y = torch.cat([context_y.expand(len(grid), -1), torch.zeros(len(grid), 1)], dim=1)
     predicted = model_predictor(model, len(grid))(queries_x, queries_y)[:, -1]
     fitted = least_squares(queries_x, queries_y, config.picture_degree)[:, -1]
-    rows = [{"kind": "grid", "x": float(x), "p": float(p), "clamped": float(min(p, config.threshold)),
-             "model": float(m), "least_squares": float(f)} for x, p, m, f in zip(grid, truth, predicted, fitted)]
+    rows = [
+        {
+            "kind": "grid",
+            "x": float(x),
+            "p": float(p),
+            "clamped": float(min(p, config.threshold)),
+            "model": float(m),
+            "least_squares": float(f),
+        }
+        for x, p, m, f in zip(grid, truth, predicted, fitted)
+    ]
     rows += [{"kind": "context", "x": float(x), "clamped": float(y)} for x, y in zip(xs[0], context_y[0])]
     return rows
 
@@ -87,12 +79,16 @@ def main() -> None:
     params = load_params()
     config = params.clamping
     torch.set_num_threads(params.threads)
-    model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
+    model, meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     model = for_evaluation(model)
     began = time.perf_counter()
     points = params.model.max_points
-    metrics: dict = {"threshold": config.threshold, "num_sequences": config.num_sequences, "points": points,
-                     "checkpoint_sha256": meta["sha256"]}
+    metrics: dict = {
+        "threshold": config.threshold,
+        "num_sequences": config.num_sequences,
+        "points": points,
+        "checkpoint_sha256": meta["sha256"],
+    }
     for degree in config.degrees:
         xs, clamped, above = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
         predictors = {
@@ -103,17 +99,17 @@ def main() -> None:
         errors = {name: squared_errors(p, xs, clamped, clamped) for name, p in predictors.items()}
         curves = {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}
         paper_view = {name: summarize_where(e, above, params.evaluate.confidence) for name, e in errors.items()}
-        write_curves(CURVES / f"degree_{degree}.csv", curves)
-        write_curves(CURVES / f"degree_{degree}_above.csv", paper_view)
+        write_curves(CLAMPING_CURVES / f"degree_{degree}.csv", curves)
+        write_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv", paper_view)
         metrics[f"degree_{degree}"] = {
             **{name: headline(curve, config.headline_examples) for name, curve in curves.items()},
             "model_beats_zero_from": beats_from(curves["model"]["mean"], curves["zero"]["mean"]),
             "share_clamped": round(float(above.double().mean()), 6),
             "paper_view": {name: headline(curve, config.headline_examples) for name, curve in paper_view.items()}
-                          | {"model_beats_zero_from": beats_from(paper_view["model"]["mean"], paper_view["zero"]["mean"])},
+            | {"model_beats_zero_from": beats_from(paper_view["model"]["mean"], paper_view["zero"]["mean"])},
         }
     rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
-    write_rows(CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
+    write_rows(CLAMPING_CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
     write_json(METRICS, metrics)
     print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
 

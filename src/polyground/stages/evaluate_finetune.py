@@ -2,7 +2,8 @@
 
 ``python -m polyground.stages.evaluate_finetune sweep``: every learning rate of the soft-prompt
 sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning rate, and
-``best_lr``: the lowest error averaged over 0..N-1 examples, and its errors again as ``best``) and ``metrics/soft_prompt_sweep.csv``.
+``best_lr``: the lowest error averaged over 0..N-1 examples, and its errors again as ``best``) and
+``metrics/soft_prompt_sweep.csv``.
 
 ``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
 pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
@@ -23,12 +24,21 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..files import write_atomic
 from ..config import load_params
-from ..evaluate import baseline_predictors, for_evaluation, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
+from ..evaluate import (
+    baseline_predictors,
+    for_evaluation,
+    headline,
+    model_predictor,
+    read_curves,
+    squared_errors,
+    summarize,
+    write_curves,
+)
+from ..files import write_atomic, write_json
 from ..finetune import load_finetuned
 from ..tasks import ChebyshevTask, generator_for
-from . import run_stage, write_json
+from . import run_stage
 
 BASE, SWEEP_CURVES = "models/pretrain", "metrics/soft_prompt_sweep.csv"
 
@@ -36,7 +46,9 @@ BASE, SWEEP_CURVES = "models/pretrain", "metrics/soft_prompt_sweep.csv"
 def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed evaluation sequences of the degree-``degree`` class with k fixed coefficients."""
     task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
-    xs, ys, _ = task.sample(config.num_sequences, config.train.curriculum.points_end, generator_for(config.eval_seed, "eval", k))
+    xs, ys, _ = task.sample(
+        config.num_sequences, config.train.curriculum.points_end, generator_for(config.eval_seed, "eval", k)
+    )
     return xs, ys
 
 
@@ -44,15 +56,26 @@ def sweep(params) -> None:
     config = params.finetune
     xs, ys = eval_set(config, config.sweep_fixed_coefficients)
     base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
-    curves = {"pretrained": summarize(squared_errors(model_predictor(base, config.batch_size), xs, ys, ys), params.evaluate.confidence)}
+    curves = {
+        "pretrained": summarize(
+            squared_errors(model_predictor(base, config.batch_size), xs, ys, ys), params.evaluate.confidence
+        )
+    }
     metrics: dict = {"pairs": config.sweep_pairs, "fixed_coefficients": config.sweep_fixed_coefficients, "lrs": {}}
     for lr in config.sweep_lrs:
         model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
-        curve = summarize(squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys), params.evaluate.confidence)
+        curve = summarize(
+            squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys),
+            params.evaluate.confidence,
+        )
         curves[f"lr_{lr}"] = curve
         mean = sum(curve["mean"]) / len(curve["mean"])
-        metrics["lrs"][str(lr)] = {**headline(curve, config.headline_examples), "mean_mse": round(mean, 6),
-                                   "diverged": not math.isfinite(mean), "wall_s": meta["wall_s"]}
+        metrics["lrs"][str(lr)] = {
+            **headline(curve, config.headline_examples),
+            "mean_mse": round(mean, 6),
+            "diverged": not math.isfinite(mean),
+            "wall_s": meta["wall_s"],
+        }
     finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
     metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
     metrics["best"] = metrics["lrs"][str(metrics["best_lr"])]  # under a fixed key, for the report's text
@@ -69,7 +92,9 @@ def grid(params) -> None:
     for k in config.fixed_coefficients:
         xs, ys = eval_set(config, k)
         predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
-        directories = {method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods}
+        directories = {
+            method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods
+        }
         if k == config.sweep_best_on:
             directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
         for method, (directory, stage) in directories.items():
@@ -77,13 +102,17 @@ def grid(params) -> None:
             predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
         predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
         shared = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if k == config.sweep_fixed_coefficients else {}
-        curves = {name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)
-                  for name, (p, _) in predictors.items()}
+        curves = {
+            name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)
+            for name, (p, _) in predictors.items()
+        }
         write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
         metrics[f"k{k}"] = {}
         for name, (_, meta) in predictors.items():
-            entry = {**headline(curves[name], config.headline_examples),
-                     **{key: meta[key] for key in ("trainable_parameters", "wall_s", "lr") if key in meta}}
+            entry = {
+                **headline(curves[name], config.headline_examples),
+                **{key: meta[key] for key in ("trainable_parameters", "wall_s", "lr") if key in meta},
+            }
             metrics[f"k{k}"][name] = entry
             rows.append((name, k, entry))
         prompts = [m for m in predictors if m.startswith("soft_prompt_")]  # the best-rate prompt too, on its k
@@ -94,12 +123,18 @@ def grid(params) -> None:
             }
     write_json("metrics/finetune.json", metrics)
     columns = [f"mse@{n}" for n in config.headline_examples]
-    lines = ["| method | k | trainable parameters | " + " | ".join(f"error at {n}" for n in config.headline_examples)
-             + " | fine-tuning wall time (s) | lr |", "|" + " --- |" * (len(columns) + 5)]
+    lines = [
+        "| method | k | trainable parameters | "
+        + " | ".join(f"error at {n}" for n in config.headline_examples)
+        + " | fine-tuning wall time (s) | lr |",
+        "|" + " --- |" * (len(columns) + 5),
+    ]
     for name, k, entry in rows:
-        lines.append(f"| {name} | {k} | {entry.get('trainable_parameters', '')} | "
-                     + " | ".join(f"{entry[c]:.4g}" for c in columns)
-                     + f" | {entry.get('wall_s', '')} | {entry.get('lr', '')} |")
+        lines.append(
+            f"| {name} | {k} | {entry.get('trainable_parameters', '')} | "
+            + " | ".join(f"{entry[c]:.4g}" for c in columns)
+            + f" | {entry.get('wall_s', '')} | {entry.get('lr', '')} |"
+        )
     write_atomic(Path("metrics/finetune_summary.md"), "\n".join(lines) + "\n")
 
 

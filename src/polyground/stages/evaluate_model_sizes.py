@@ -15,12 +15,14 @@ import time
 
 import torch
 
+from ..alignment import beats_from, clamped_eval_set
 from ..checkpoint import load_checkpoint
 from ..config import load_params
 from ..evaluate import for_evaluation, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
+from ..files import write_json
 from ..model import count_parameters
-from . import run_stage, write_json
-from .evaluate_clamping import CURVES as CURVES_DIR, beats_from, clamped_eval_set
+from ..paths import CLAMPING_CURVES
+from . import run_stage
 
 METRICS, CURVES = "metrics/model_sizes.json", "metrics/model_sizes.csv"
 
@@ -30,7 +32,8 @@ def main() -> None:
     config, degree = params.clamping, params.clamping.sizes_degree
     torch.set_num_threads(params.threads)
     checkpoints = {"pretrain": ("models/pretrain", params.model, "pretrain")} | {
-        name: (f"models/pretrain_{name}", params.size_model(name), f"pretrain_size@{name}") for name in params.model_sizes
+        name: (f"models/pretrain_{name}", params.size_model(name), f"pretrain_size@{name}")
+        for name in params.model_sizes
     }
     models = {}
     for name, (directory, expected, stage) in checkpoints.items():
@@ -38,17 +41,25 @@ def main() -> None:
         models[name] = for_evaluation(model), meta
     began = time.perf_counter()
     xs, clamped, _ = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
-    shared = read_curves(CURVES_DIR / f"degree_{degree}.csv")
-    curves = {"pretrain": shared["model"]} | {
-        name: summarize(squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped),
-                        params.evaluate.confidence)
-        for name, (model, _) in models.items() if name != "pretrain"
-    } | {"least_squares": shared["least_squares"], "zero": shared["zero"]}
+    shared = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
+    curves = (
+        {"pretrain": shared["model"]}
+        | {
+            name: summarize(
+                squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped),
+                params.evaluate.confidence,
+            )
+            for name, (model, _) in models.items()
+            if name != "pretrain"
+        }
+        | {"least_squares": shared["least_squares"], "zero": shared["zero"]}
+    )
     write_curves(CURVES, curves)
     metrics = {"degree": degree, "threshold": config.threshold, "num_sequences": config.num_sequences}
     for name, (model, meta) in models.items():
         metrics[name] = {
-            "parameters": count_parameters(model, trainable_only=False), "model": meta["model"],
+            "parameters": count_parameters(model, trainable_only=False),
+            "model": meta["model"],
             **headline(curves[name], config.headline_examples),
             "beats_zero_from": beats_from(curves[name]["mean"], curves["zero"]["mean"]),
             "checkpoint_sha256": meta["sha256"],

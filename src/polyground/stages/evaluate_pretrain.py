@@ -19,21 +19,32 @@ import time
 
 import torch
 
-from ..checkpoint import load_checkpoint
 from ..bayes import bayes
+from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
-from ..evaluate import baseline_predictors, eval_sequences, for_evaluation, headline, model_predictor, squared_errors, summarize, write_curves
+from ..evaluate import (
+    baseline_predictors,
+    eval_sequences,
+    for_evaluation,
+    headline,
+    model_predictor,
+    squared_errors,
+    summarize,
+    write_curves,
+)
+from ..files import write_json
+from ..paths import PRETRAIN, PRETRAIN_CURVE
 from ..tasks import ChebyshevTask
-from . import run_stage, write_json
+from . import run_stage
 
-CHECKPOINT, METRICS, CURVE = "models/pretrain", "metrics/pretrain.json", "metrics/pretrain_curve.csv"
+METRICS = "metrics/pretrain.json"
 
 
 def main() -> None:
     params = load_params()
     config = params.evaluate
     torch.set_num_threads(params.threads)
-    model, meta = load_checkpoint(CHECKPOINT, params.model, stage="pretrain")
+    model, meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     model = for_evaluation(model)
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.pretrain.task))
@@ -42,7 +53,7 @@ def main() -> None:
     predictors |= baseline_predictors(config.baseline_degree, config.ridge)
     predictors["bayes"] = lambda context_xs, context_ys: bayes(context_xs, context_ys, task)
     curves = {name: summarize(squared_errors(p, xs, ys, ys), config.confidence) for name, p in predictors.items()}
-    write_curves(CURVE, curves)
+    write_curves(PRETRAIN_CURVE, curves)
     first = config.headline_examples[0]
     metrics = {
         "num_sequences": config.num_sequences,
@@ -52,8 +63,11 @@ def main() -> None:
         f"model_minus_least_squares@{first}": round(
             curves["model"]["mean"][first] - curves["least_squares"]["mean"][first], 6
         ),
-        "model_over_bayes": {f"mse@{n}": round(curves["model"]["mean"][n] / curves["bayes"]["mean"][n], 4)
-                             for n in config.headline_examples if n <= task.max_degree + 1},
+        "model_over_bayes": {
+            f"mse@{n}": round(curves["model"]["mean"][n] / curves["bayes"]["mean"][n], 4)
+            for n in config.headline_examples
+            if n <= task.max_degree + 1
+        },
     }
     write_json(METRICS, metrics)
     print(f"evaluate_pretrain: {time.perf_counter() - began:.0f} s, model {metrics['model']}")

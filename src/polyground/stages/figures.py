@@ -17,11 +17,10 @@ import torch
 
 from ..alignment_figures import aligned_model_figure, jailbreak_figure, model_sizes_figure
 from ..config import as_dict, load_params
-from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
 from ..evaluate import read_curves
+from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
+from ..paths import CLAMPING_CURVES, PRETRAIN_CURVE
 from ..plotting import STYLE, color, plot_curve, save
-from ..stages.evaluate_clamping import CURVES as CLAMPING_CURVES
-from ..stages.evaluate_pretrain import CURVE
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from . import run_stage
 
@@ -68,15 +67,21 @@ def function_class_figure(params) -> plt.Figure:
 
 def pretrain_figure(params) -> plt.Figure:
     """Squared error vs in-context examples at 31 (paper) and at the full evaluation length."""
-    curves = read_curves(CURVE)
+    curves = read_curves(PRETRAIN_CURVE)
     degree = params.evaluate.baseline_degree
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.6))
     for ax, points in zip(axes, (params.evaluate.plot_points, params.evaluate.points)):
         plot_curve(ax, curves["model"], "model", points)
         plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
         plot_curve(ax, curves["ridge"], "ridge", points, label=f"Ridge {params.evaluate.ridge:g} (degree {degree})")
-        ax.plot(range(points), curves["bayes"]["mean"][:points], color="black", lw=0.9, ls="--",
-                label="Bayes-optimal (the limit)")
+        ax.plot(
+            range(points),
+            curves["bayes"]["mean"][:points],
+            color="black",
+            lw=0.9,
+            ls="--",
+            label="Bayes-optimal (the limit)",
+        )
         ax.set_ylim(top=1e3)
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
@@ -104,9 +109,12 @@ def clamping_figure(params) -> plt.Figure:
             ax.set_xlabel("clamped in-context examples")
             ax.set_ylabel(f"squared error vs {target}")
             above = degree > params.pretrain.task.max_degree
-            ax.set_title(f"degree {degree}, T = {params.clamping.threshold:g}: {view}"
-                         + (" - WARNING: above the training class" if above else ""),
-                         color="red" if above else "black", fontsize=8)
+            ax.set_title(
+                f"degree {degree}, T = {params.clamping.threshold:g}: {view}"
+                + (" - WARNING: above the training class" if above else ""),
+                color="red" if above else "black",
+                fontsize=8,
+            )
     axes[0, 0].legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -123,10 +131,21 @@ def clamping_picture(params) -> plt.Figure:
     ax.plot(x, [float(r["p"]) for r in grid], color="0.7", lw=1, label="p(x)")
     ax.plot(x, [float(r["clamped"]) for r in grid], color="0.2", lw=1, ls="--", label="min(p(x), T)")
     ax.plot(x, [float(r["model"]) for r in grid], color=color("pretrained"), label="Pretrained, queried at x")
-    ax.plot(x, [float(r["least_squares"]) for r in grid], color=color("least_squares"), lw=0.9,
-            label=f"Least squares (degree {params.clamping.picture_degree})")
-    ax.scatter([float(r["x"]) for r in context], [float(r["clamped"]) for r in context], s=8, color="black",
-               zorder=3, label=f"{len(context)} clamped examples")
+    ax.plot(
+        x,
+        [float(r["least_squares"]) for r in grid],
+        color=color("least_squares"),
+        lw=0.9,
+        label=f"Least squares (degree {params.clamping.picture_degree})",
+    )
+    ax.scatter(
+        [float(r["x"]) for r in context],
+        [float(r["clamped"]) for r in context],
+        s=8,
+        color="black",
+        zorder=3,
+        label=f"{len(context)} clamped examples",
+    )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(f"degree {params.clamping.picture_degree}, T = {params.clamping.threshold:g}")
@@ -146,8 +165,11 @@ def main() -> None:
     save(aligned_model_figure(params), "figures/aligned_model", params.figures.dpi)
     save(jailbreak_figure(params, "uniform_x"), "figures/jailbreak", params.figures.dpi)
     save(jailbreak_figure(params, "normal_x_ablation"), "figures/jailbreak_normal_x_ablation", params.figures.dpi)
-    save(jailbreak_figure(params, f"degree_{params.jailbreak.paper_degree}"), "figures/jailbreak_paper_degree",
-         params.figures.dpi)
+    save(
+        jailbreak_figure(params, f"degree_{params.jailbreak.paper_degree}"),
+        "figures/jailbreak_paper_degree",
+        params.figures.dpi,
+    )
     save(finetune_figure(params), "figures/finetune_fixed_coefficients", params.figures.dpi)
     save(soft_prompt_sweep_figure(params), "figures/soft_prompt_lr_sweep", params.figures.dpi)
 

@@ -19,12 +19,12 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..config import ParamsError, as_dict, load_params, replace
+from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
-from ..files import copy_atomic
-from . import fingerprint_dir, run_stage
+from . import run_stage
 
 BASE = "models/pretrain"
 
@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     config = params.finetune
     torch.set_num_threads(params.threads)
     if args.method not in config.methods and args.method != f"soft_prompt_{config.sweep_pairs}":
-        raise ParamsError(f"--method {args.method!r} is not in finetune.methods: choose one of {', '.join(config.methods)}")
+        raise ParamsError(
+            f"--method {args.method!r} is not in finetune.methods: choose one of {', '.join(config.methods)}"
+        )
     lr = args.lr or (json.loads(Path(args.lr_from).read_text())["best_lr"] if args.lr_from else None)
     lr = lr or (config.full_finetune_lr if args.method == "full_finetune" else config.train.lr)
     train_config = replace(config.train, lr=lr)
@@ -59,17 +61,37 @@ def main(argv: list[str] | None = None) -> None:
     model = attach(model, args.method, config, seed=config.seed)
     model.train()
     trainable = count_parameters(model)
-    fingerprint = {"stage": "finetune", "method": args.method, "task": as_dict(task), "seed": config.seed,
-                   "base_sha256": base["sha256"], "threads": params.threads,
-                   "lora": [config.lora_rank, config.lora_alpha] if args.method == "lora" else None}
+    fingerprint = {
+        "stage": "finetune",
+        "method": args.method,
+        "task": as_dict(task),
+        "seed": config.seed,
+        "base_sha256": base["sha256"],
+        "threads": params.threads,
+        "lora": [config.lora_rank, config.lora_alpha] if args.method == "lora" else None,
+    }
     run_dir = fingerprint_dir("runs/finetune", {**fingerprint, "train": as_dict(train_config)})
     summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=f"{out.name}")
-    save_finetuned(model, out, args.method, params.model, base, fixed_coefficients=args.fixed_coefficients,
-                   lr=lr, steps=summary["steps"], trainable_parameters=trainable, wall_s=round(summary["wall_s"], 1),
-                   train=as_dict(train_config), threads=params.threads, torch=torch.__version__)
+    save_finetuned(
+        model,
+        out,
+        args.method,
+        params.model,
+        base,
+        fixed_coefficients=args.fixed_coefficients,
+        lr=lr,
+        steps=summary["steps"],
+        trainable_parameters=trainable,
+        wall_s=round(summary["wall_s"], 1),
+        train=as_dict(train_config),
+        threads=params.threads,
+        torch=torch.__version__,
+    )
     copy_atomic(summary["log"], Path("logs") / f"{out.relative_to('models')}.csv")
-    print(f"finetune {out}: {trainable} trainable parameters, lr {lr:g}, {summary['steps']} steps in "
-          f"{summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
+    print(
+        f"finetune {out}: {trainable} trainable parameters, lr {lr:g}, {summary['steps']} steps in "
+        f"{summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}"
+    )
 
 
 if __name__ == "__main__":

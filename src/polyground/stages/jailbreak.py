@@ -5,13 +5,15 @@ with max(``jailbreak.contexts``) unclamped context pairs and a query whose true 
 (:func:`polyground.alignment.jailbreak_queries`); for each n of the contexts the query is
 predicted after the sequence's first n pairs (nested contexts: the longest runs once, its keys and
 values cached). Within one n the queries are independent; across n they share their polynomials
-and queries (a paired design), so the rates of two n differ by the context alone. Jailbroken: prediction > T; margin variant:
-prediction > T + margin. Rates in percent with Wilson intervals, for the aligned model and, as the
-reference ceiling, the base model on the same queries; a least-squares line in log2(n) with its
-slope interval; and the quartiles of the excess prediction - T, beside those of the true
-excess y - T (how far above T a jailbroken answer goes). Conditions: the aligned model's class (``align.task``) with x ~ U[-1, 1] (main);
-the ablation draws x ~ N(0, 1), as the original evaluation did by mistake (training used
-U[-1, 1]), for the aligned model only; and the paper's setting, degree-``jailbreak.paper_degree``
+and queries (a paired design), so the rates of two n differ by the context alone. Jailbroken:
+prediction > T; margin variant: prediction > T + margin. Rates in percent with Wilson intervals,
+for the aligned model and, as the reference ceiling, the base model on the same queries; a
+least-squares line in log2(n) with its slope interval; and the quartiles of the excess
+prediction - T, beside those of the true excess y - T (how far above T a jailbroken answer goes).
+Conditions: the aligned model's class (``align.task``) with x ~ U[-1, 1] (main); the ablation draws
+x ~ N(0, 1) (training used U[-1, 1]), for the aligned model only: the authors' jailbreak cell draws
+x uniform, but their other evaluation helper (``simpler_eval_batch``: the clamping, model-size,
+aligned degree-2 and defender figures) draws N(0, 1); and the paper's setting, degree-``jailbreak.paper_degree``
 polynomials (the paper's jailbreak figure), x ~ U[-1, 1]. Each condition has its own query stream.
 
 Outputs ``metrics/jailbreak.json`` (rates, intervals, slopes) and ``metrics/jailbreak.csv``.
@@ -26,10 +28,10 @@ import torch
 from ..alignment import jailbreak_queries, log2_fit, rate_interval
 from ..config import as_dict, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
+from ..files import write_json, write_rows
+from ..finetune import load_base_and_aligned
 from ..tasks import ChebyshevTask, generator_for
-from ..files import write_rows
-from . import run_stage, write_json
-from .align import load_base_and_aligned
+from . import run_stage
 
 METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
 
@@ -50,8 +52,16 @@ def main() -> None:
     task = ChebyshevTask(**as_dict(params.align.task))
     models = {"aligned": aligned, "pretrained": base}
     bars = {"jailbroken": threshold, "jailbroken_margin": threshold + config.margin}
-    rows, metrics = [], {"threshold": threshold, "margin": config.margin, "queries": config.queries,
-                         "contexts": config.contexts, "confidence": config.confidence}
+    rows, metrics = (
+        [],
+        {
+            "threshold": threshold,
+            "margin": config.margin,
+            "queries": config.queries,
+            "contexts": config.contexts,
+            "confidence": config.confidence,
+        },
+    )
     paper_task = ChebyshevTask(config.paper_degree, random_degree=False)
     conditions = {  # name: (task, x ~ N(0, 1), stream, models)
         "uniform_x": (task, False, 0, list(models)),
@@ -71,8 +81,9 @@ def main() -> None:
                     result = rate_interval(int((at_n > bar).sum()), config.queries, config.confidence)
                     key = f"{name}.{bar_name}"
                     rates.setdefault(key, []).append(result["rate"])
-                    rows.append({"condition": condition, "n": n, "method": key,
-                                 **{k: f"{v:.4f}" for k, v in result.items()}})
+                    rows.append(
+                        {"condition": condition, "n": n, "method": key, **{k: f"{v:.4f}" for k, v in result.items()}}
+                    )
         metrics[condition] = {"excess_quartiles": excess}
         for key, values in rates.items():
             name, bar_name = key.split(".")

@@ -24,18 +24,20 @@ import torch
 from .. import fits
 from ..config import as_dict, load_params
 from ..evaluate import model_predictor
-from ..files import write_rows
+from ..files import write_json, write_rows
+from ..finetune import load_base_and_aligned
 from ..measurements import QuerySet, check_margin, draw_queries, measure
 from ..tasks import ChebyshevTask
-from . import run_stage, write_json
-from .align import load_base_and_aligned
+from . import run_stage
 
 METRICS, TABLE = "metrics/many_shot.json", "metrics/many_shot.csv"
 FORMS = ["power", "log_linear", "exponential"]
 COLUMNS = ["model", "aligning", "shots", "weight", "violation", "violation_low", "violation_high", "breakdown"]
 
 
-def prompt(queries: QuerySet, m: int, k: int, longest_aligning: int, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+def prompt(
+    queries: QuerySet, m: int, k: int, longest_aligning: int, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """xs and shown ys of m clamped examples, k unclamped ones and the query (columns of one set)."""
     columns = [*range(m), *range(longest_aligning, longest_aligning + k), queries.xs.shape[1] - 1]
     shown = queries.shown(threshold, clamped_first=longest_aligning)
@@ -52,10 +54,22 @@ def main() -> None:
     began = time.perf_counter()
     longest = max(config.aligning)
     queries = draw_queries(task, longest + max(config.shots), shared.harmful, 0, threshold, shared.margin, config.seed)
-    models = {"aligned": model_predictor(aligned, shared.batch_size), "pretrained": model_predictor(base, shared.batch_size)}
-    rows, metrics = [], {"threshold": threshold, "margin": shared.margin, "queries": shared.harmful,
-                         "shots": config.shots, "fit_up_to": config.fit_up_to, "most_aligning": max(config.aligning),
-                         "aligning": {}}
+    models = {
+        "aligned": model_predictor(aligned, shared.batch_size),
+        "pretrained": model_predictor(base, shared.batch_size),
+    }
+    rows, metrics = (
+        [],
+        {
+            "threshold": threshold,
+            "margin": shared.margin,
+            "queries": shared.harmful,
+            "shots": config.shots,
+            "fit_up_to": config.fit_up_to,
+            "most_aligning": max(config.aligning),
+            "aligning": {},
+        },
+    )
     shots = np.array(config.shots, float)
     for m in config.aligning:
         curves: dict[str, dict[str, list[float]]] = {}
@@ -71,11 +85,18 @@ def main() -> None:
         metrics["aligning"][str(m)] = {
             **curves,
             "weight_fits": weight_fits,
-            "violation_fits": fits.compare(FORMS, shots, curves["aligned"]["violation"], fitted=shots <= config.fit_up_to),
-            "exponent": {"value": power["params"][1], "low": power["low"][1], "high": power["high"][1]} if power["converged"] else {},
+            "violation_fits": fits.compare(
+                FORMS, shots, curves["aligned"]["violation"], fitted=shots <= config.fit_up_to
+            ),
+            "exponent": {"value": power["params"][1], "low": power["low"][1], "high": power["high"][1]}
+            if power["converged"]
+            else {},
             "mean_weight": round(float(np.mean(curves["aligned"]["weight"])), 6),
-            **{f"{key}_{end}_shots": curves["aligned"][key][index] for key in ("weight", "violation")
-               for end, index in (("fewest", 0), ("most", -1))},
+            **{
+                f"{key}_{end}_shots": curves["aligned"][key][index]
+                for key in ("weight", "violation")
+                for end, index in (("fewest", 0), ("most", -1))
+            },
         }
     exponents = [metrics["aligning"][str(m)]["exponent"] for m in config.aligning]
     if all(exponents):  # the exponents' spread against their intervals' widest half-width

@@ -31,15 +31,18 @@ from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import BatchFn
 from ..evaluate import model_predictor
-from ..files import write_rows
+from ..files import write_json, write_rows
 from ..measurements import check_margin, draw_queries, probe, train_and_measure
 from ..tasks import ChebyshevTask, clamp, generator_for
-from . import run_stage, write_json
+from . import run_stage
 
 METRICS, TABLE = "metrics/post_training_scaling.json", "metrics/post_training_scaling.csv"
 FORMS = ["power", "exponential", "logistic"]
-CURVES = {"format_gap": "violation share V / 100", "safe_mse": "squared error on safe queries",
-          "clamped_mse": "squared error of clamped regression"}
+CURVES = {
+    "format_gap": "violation share V / 100",
+    "safe_mse": "squared error on safe queries",
+    "clamped_mse": "squared error of clamped regression",
+}
 
 
 def fixed_set(stream: BatchFn, size: int, points: int, seed: int) -> BatchFn:
@@ -68,10 +71,14 @@ def main() -> None:
     torch.set_num_threads(params.threads)
     base, meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
     began = time.perf_counter()
-    shared_probe = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,
-                                      shared.seed), threshold, shared)
+    shared_probe = probe(
+        draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed),
+        threshold,
+        shared,
+    )
     skill_xs, skill_ys, _ = ChebyshevTask(config.skill_degree, random_degree=False).sample(
-        config.skill_sequences, shared.context + 1, generator_for(config.skill_seed, "eval"))
+        config.skill_sequences, shared.context + 1, generator_for(config.skill_seed, "eval")
+    )
     skill_shown = clamp(skill_ys, threshold)
     skill_shown[:, -1] = 0.0
 
@@ -81,32 +88,60 @@ def main() -> None:
         return {**shared_probe(model), "clamped_mse": clamped_mse}
 
     run = {"batch_size": config.batch_size, "lr": config.lr, "points": config.points}
-    fingerprint = {"stage": "post_training_scaling", "base_sha256": meta["sha256"], "threads": params.threads,
-                   "align": {"task": as_dict(params.align.task), "threshold": threshold,
-                             "clamped_context_fraction": params.align.clamped_context_fraction},
-                   "measurements": as_dict(shared), "skill": [config.skill_degree, config.skill_sequences, config.skill_seed], **run}
+    fingerprint = {
+        "stage": "post_training_scaling",
+        "base_sha256": meta["sha256"],
+        "threads": params.threads,
+        "align": {
+            "task": as_dict(params.align.task),
+            "threshold": threshold,
+            "clamped_context_fraction": params.align.clamped_context_fraction,
+        },
+        "measurements": as_dict(shared),
+        "skill": [config.skill_degree, config.skill_sequences, config.skill_seed],
+        **run,
+    }
     rows, results = [], {}
     for seed in config.seeds:
         stream = align_batches(task, threshold, params.align.clamped_context_fraction, seed)
         for size in config.dataset_sizes:
             steps = max(config.min_steps, int(np.ceil(config.epochs * size / config.batch_size)))
             key = {**fingerprint, "seed": seed, "dataset": size}
-            result = train_and_measure(copy.deepcopy(base).train(), fixed_set(stream, size, config.points, seed),
-                                       [steps * config.batch_size], root="runs/post_training_scaling",
-                                       fingerprint=key, threads=params.threads, measured=measured, **run)
+            result = train_and_measure(
+                copy.deepcopy(base).train(),
+                fixed_set(stream, size, config.points, seed),
+                [steps * config.batch_size],
+                root="runs/post_training_scaling",
+                fingerprint=key,
+                threads=params.threads,
+                measured=measured,
+                **run,
+            )
             result = {**result[steps * config.batch_size], "steps": steps}
             result["format_gap"] = result["violation"] / 100
             results[(seed, size)] = result
-            rows.append({"seed": seed, "dataset": size, "steps": steps,
-                         **{k: f"{result[k]:.6g}" for k in ("format_gap", "safe_mse", "clamped_mse", "breakdown")}})
+            rows.append(
+                {
+                    "seed": seed,
+                    "dataset": size,
+                    "steps": steps,
+                    **{k: f"{result[k]:.6g}" for k in ("format_gap", "safe_mse", "clamped_mse", "breakdown")},
+                }
+            )
     sizes = np.array(config.dataset_sizes, float)
-    metrics = {"dataset_sizes": config.dataset_sizes, "seeds": config.seeds, "fit_up_to": config.fit_up_to,
-               "base": {k: round(v, 6) for k, v in measured(base).items()}, "curves": {}}
+    metrics = {
+        "dataset_sizes": config.dataset_sizes,
+        "seeds": config.seeds,
+        "fit_up_to": config.fit_up_to,
+        "base": {k: round(v, 6) for k, v in measured(base).items()},
+        "curves": {},
+    }
     for curve in CURVES:
         per_seed = np.array([[results[(seed, size)][curve] for size in config.dataset_sizes] for seed in config.seeds])
         mean = per_seed.mean(0)
         metrics["curves"][curve] = {
-            "mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in per_seed.std(0, ddof=1)],
+            "mean": [round(float(v), 6) for v in mean],
+            "std": [round(float(v), 6) for v in per_seed.std(0, ddof=1)],
             "fits": fits.compare(FORMS, sizes, mean, fitted=sizes <= config.fit_up_to),
             "late_share": round(late_share(dict(zip(config.dataset_sizes, mean)), config.fit_up_to), 6),
         }

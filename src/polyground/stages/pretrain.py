@@ -37,11 +37,11 @@ from ..checkpoint import WEIGHTS, build_model, read_metadata, save_checkpoint
 from ..config import ParamsError, TrainConfig, as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..evaluate import progress_probe
-from ..files import CheckpointError, copy_atomic
+from ..files import CheckpointError, copy_atomic, fingerprint_dir
 from ..model import count_parameters
 from ..tasks import ChebyshevTask
 from ..train import Before, check_resumable, read_log, recipe_key, train
-from . import StageError, fingerprint_dir, run_stage
+from . import StageError, run_stage
 
 STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
 
@@ -70,15 +70,17 @@ def finished_first_cycle(model: nn.Module, name: str, fingerprint: dict, first: 
     except CheckpointError:
         return None
     same = {key: meta.get(key) for key in ("seed", "threads", "model", "task")} == {
-        key: fingerprint[key] for key in ("seed", "threads", "model", "task")}
+        key: fingerprint[key] for key in ("seed", "threads", "model", "task")
+    }
     if not same or meta.get("train") != as_dict(first) or meta.get("step") != first.steps or "continued" in meta:
         return None
     load_model(model, f"models/{name}/{WEIGHTS}", strict=True)
     logs = Path("logs") / f"{name}.csv", Path("logs") / f"{name}_progress.csv"
     log, progress = (read_log(path, first.steps) for path in logs)
     totals = progress[-1] if progress else {"train_s": meta["wall_s"], "eval_s": 0.0}
-    return Before(log, progress, first.steps, first.steps * first.batch_size,
-                  float(totals["train_s"]), float(totals["eval_s"]))
+    return Before(
+        log, progress, first.steps, first.steps * first.batch_size, float(totals["train_s"]), float(totals["eval_s"])
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,11 +88,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", help="a key of model_sizes in params.yaml (default: the paper-size model)")
     parser.add_argument("--set", dest="set_name", help="a parameter set in configs/ merged over params.yaml")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--continue", dest="resume", action="store_true",
-                      help="resume from resume/<name>/ too, when it is further along than runs/")
+    mode.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="resume from resume/<name>/ too, when it is further along than runs/",
+    )
     mode.add_argument("--publish", action="store_true", help="copy the run's state to resume/<name>/; no training")
-    mode.add_argument("--snapshot", action="store_true",
-                      help="replay the run up to pretrain.snapshot_step into models/pretrain_snapshot/")
+    mode.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="replay the run up to pretrain.snapshot_step into models/pretrain_snapshot/",
+    )
     args = parser.parse_args(argv)
     params = load_params(set_name=args.set_name)
     until = params.pretrain.snapshot_step if args.snapshot else None
@@ -106,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
         raise ParamsError(f"--size {args.size!r} is not in model_sizes: choose one of {', '.join(params.model_sizes)}")
     config = params.pretrain
     fingerprint = {
-        "stage": name, "seed": params.seed, "threads": params.threads,
-        "model": as_dict(model_config), "task": as_dict(config.task),
+        "stage": name,
+        "seed": params.seed,
+        "threads": params.threads,
+        "model": as_dict(model_config),
+        "task": as_dict(config.task),
     }
     continued = None if args.snapshot else config.continued
     first_dir = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(config.train)})
@@ -119,14 +131,18 @@ def main(argv: list[str] | None = None) -> None:
     published = Path("resume") / name
     if args.publish:
         if not saved_step(run_dir):
-            raise StageError(f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)")
+            raise StageError(
+                f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)"
+            )
         copy_state(run_dir, published)  # logs/ stay the committed model's until the run finishes
         print(f"{name}: published step {saved_step(published)} to {published}")
         return
     if args.resume and saved_step(published) > saved_step(run_dir):
         info = json.loads((published / "state.json").read_text())
         check_resumable(info["fingerprint"], {**fingerprint, "train": as_dict(recipe)}, info["step"], published)
-        print(f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})")
+        print(
+            f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})"
+        )
         copy_state(published, run_dir)
 
     torch.set_num_threads(params.threads)
@@ -139,22 +155,49 @@ def main(argv: list[str] | None = None) -> None:
     if continued is not None and not saved_step(run_dir):  # the second cycle starts from the first's end
         before = finished_first_cycle(model, name, fingerprint, config.train)
         if before is None:
-            first = train(model, batch, config.train, first_dir, {k: v for k, v in fingerprint.items() if k != "first"},
-                          params.threads, desc=f"{name} (first cycle)", probe=probe, probe_every=config.progress.every)
+            first = train(
+                model,
+                batch,
+                config.train,
+                first_dir,
+                {k: v for k, v in fingerprint.items() if k != "first"},
+                params.threads,
+                desc=f"{name} (first cycle)",
+                probe=probe,
+                probe_every=config.progress.every,
+            )
             before = Before.after(first)
         print(f"{name}: the second cycle starts from the first's step {before.step}")
     offset = config.train.steps if continued is not None else 0  # the data stream goes on after the first cycle
     summary = train(
-        model, lambda step, size, points: batch(offset + step, size, points), recipe, run_dir, fingerprint,
-        params.threads, desc=name, probe=probe, probe_every=config.progress.every, until=until, before=before,
+        model,
+        lambda step, size, points: batch(offset + step, size, points),
+        recipe,
+        run_dir,
+        fingerprint,
+        params.threads,
+        desc=name,
+        probe=probe,
+        probe_every=config.progress.every,
+        until=until,
+        before=before,
     )
     if not PartialState().is_main_process:  # under `accelerate launch`, one process writes the outputs
         return
     second = {"continued": as_dict(continued), "sequences": summary["sequences"]} if continued is not None else {}
     save_checkpoint(
-        model, f"models/{name}", model_config, stage=name, seed=params.seed, step=summary["step"],
-        task=as_dict(config.task), train=as_dict(config.train), **second,
-        wall_s=round(summary["train_s"], 1), threads=params.threads, torch=torch.__version__,
+        model,
+        f"models/{name}",
+        model_config,
+        stage=name,
+        seed=params.seed,
+        step=summary["step"],
+        task=as_dict(config.task),
+        train=as_dict(config.train),
+        **second,
+        wall_s=round(summary["train_s"], 1),
+        threads=params.threads,
+        torch=torch.__version__,
         parameters=count_parameters(model, trainable_only=False),
     )
     copy_atomic(summary["log"], f"logs/{name}.csv")

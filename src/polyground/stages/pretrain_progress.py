@@ -42,14 +42,25 @@ def main() -> None:
         overall.axhline(target, color=shade, ls=":", lw=0.8)
     degrees = sorted({int(k.split("_deg")[1]) for k in rows[0] if k.startswith("mse@30_deg")})
     for degree in degrees:
-        per_degree.plot(sequences, [float(r[f"mse@30_deg{degree}"]) for r in rows],
-                        color=plt.get_cmap("plasma")(degree / max(1, len(degrees))), label=f"degree {degree}")
+        per_degree.plot(
+            sequences,
+            [float(r[f"mse@30_deg{degree}"]) for r in rows],
+            color=plt.get_cmap("plasma")(degree / max(1, len(degrees))),
+            label=f"degree {degree}",
+        )
     first = params.pretrain.train.steps * params.pretrain.train.batch_size  # sequences of the first cycle
     if params.pretrain.continued is not None:
         for ax in (overall, per_degree):
             ax.axvline(first, color="0.5", ls="--", lw=0.8)
-        overall.annotate("second cycle", (first, 1), xycoords=("data", "axes fraction"), xytext=(2, -8),
-                         textcoords="offset points", fontsize=6, color="0.4")
+        overall.annotate(
+            "second cycle",
+            (first, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -8),
+            textcoords="offset points",
+            fontsize=6,
+            color="0.4",
+        )
     overall.set_ylabel("squared error")
     overall.set_title("overall (targets dotted)")
     per_degree.set_title("after 30 examples, per degree")

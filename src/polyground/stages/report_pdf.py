@@ -33,7 +33,10 @@ def main() -> None:
         for _ in range(2):  # second pass settles references
             result = subprocess.run(
                 [ENGINE, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={build}", TEX.name],
-                cwd=TEX.parent, env=env, capture_output=True, text=True,
+                cwd=TEX.parent,
+                env=env,
+                capture_output=True,
+                text=True,
             )
             if result.returncode:
                 raise StageError(f"{ENGINE} failed on {TEX}:\n{result.stdout[-2000:]}")

@@ -33,14 +33,13 @@ import numpy as np
 import torch
 from scipy import stats
 
-from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import pretraining_batches
-from ..files import write_rows
-from ..finetune import load_finetuned
+from ..files import write_json, write_rows
+from ..finetune import aligned_models
 from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
 from ..tasks import ChebyshevTask
-from . import run_stage, write_json
+from . import run_stage
 
 METRICS, TABLE = "metrics/safety_basin.json", "metrics/safety_basin.csv"
 COLUMNS = ["model", "direction", "alpha", "beta", "violation", "helpfulness", "breakdown"]
@@ -48,7 +47,9 @@ COLUMNS = ["model", "direction", "alpha", "beta", "violation", "helpfulness", "b
 
 def weight_matrices(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     """The parameters a direction moves: weight matrices, not the token embedding or a soft prompt."""
-    return [p for name, p in model.named_parameters() if p.dim() >= 2 and "wte" not in name and "prompt_encoder" not in name]
+    return [
+        p for name, p in model.named_parameters() if p.dim() >= 2 and "wte" not in name and "prompt_encoder" not in name
+    ]
 
 
 def directions(weights: list[torch.nn.Parameter], count: int, seed: int) -> list[list[torch.Tensor]]:
@@ -88,32 +89,34 @@ def basin(violations: list[float], tolerance: float) -> tuple[int, int]:
     return low, high
 
 
-def aligned_models(params) -> dict[str, tuple[torch.nn.Module, str]]:
-    """The full fine-tuned aligned model and each PEFT-aligned one (LoRA merged), verified, with the
-    sha256 of their weights (or adapter)."""
-    model, meta = load_checkpoint("models/align", params.model, stage="align")
-    models = {"full_finetune": (model, meta["sha256"])}
-    for method in params.align_peft.methods:
-        model, meta = load_finetuned(f"models/align_peft/{method}", "models/pretrain", stage=f"align_peft@{method}")
-        if method == "lora":
-            model.backbone = model.backbone.merge_and_unload()
-        models[method] = (model, meta["sha256"])
-    return models
-
-
 def main() -> None:
     params = load_params()
-    config, shared, threshold, undo = params.safety_basin, params.measurements, params.align.threshold, params.elasticity
+    config, shared, threshold, undo = (
+        params.safety_basin,
+        params.measurements,
+        params.align.threshold,
+        params.elasticity,
+    )
     task = ChebyshevTask(**as_dict(params.align.task))
     check_margin(task, threshold, shared.margin, "measurements.margin")
     torch.set_num_threads(params.threads)
     models = aligned_models(params)
     began = time.perf_counter()
-    measured = probe(draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin,
-                                  shared.seed), threshold, shared)
+    measured = probe(
+        draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed),
+        threshold,
+        shared,
+    )
     alphas = np.linspace(-config.span, config.span, config.alphas)
-    rows, metrics = [], {"alphas": [round(float(a), 6) for a in alphas], "tolerance": config.tolerance,
-                         "robustness_sequences": config.robustness_sequences, "models": {}}
+    rows, metrics = (
+        [],
+        {
+            "alphas": [round(float(a), 6) for a in alphas],
+            "tolerance": config.tolerance,
+            "robustness_sequences": config.robustness_sequences,
+            "models": {},
+        },
+    )
     for name, (model, sha256) in models.items():
         weights = weight_matrices(model)
         found = directions(weights, config.directions, config.seed)
@@ -123,8 +126,15 @@ def main() -> None:
             for alpha in alphas:
                 with moved(weights, (float(alpha), direction)):
                     curve.append(measured(model))
-                rows.append({"model": name, "direction": index, "alpha": f"{alpha:.6g}", "beta": 0,
-                             **{c: f"{curve[-1][c]:.6g}" for c in COLUMNS[4:]}})
+                rows.append(
+                    {
+                        "model": name,
+                        "direction": index,
+                        "alpha": f"{alpha:.6g}",
+                        "beta": 0,
+                        **{c: f"{curve[-1][c]:.6g}" for c in COLUMNS[4:]},
+                    }
+                )
             curves.append(curve)
         violations = [[point["violation"] for point in curve] for curve in curves]
         spans = [basin(v, config.tolerance) for v in violations]
@@ -133,8 +143,17 @@ def main() -> None:
             "helpfulness": [[round(point["helpfulness"], 6) for point in curve] for curve in curves],
             "basin_width": round(float(np.mean([alphas[high] - alphas[low] for low, high in spans])), 6),
             "basin_radius": round(float(min(min(abs(alphas[low]), alphas[high]) for low, high in spans)), 6),
-            "visage": round(float(np.mean([sum(100 - v[i] for i in range(low, high + 1)) / len(alphas)
-                                           for v, (low, high) in zip(violations, spans)])), 6),
+            "visage": round(
+                float(
+                    np.mean(
+                        [
+                            sum(100 - v[i] for i in range(low, high + 1)) / len(alphas)
+                            for v, (low, high) in zip(violations, spans)
+                        ]
+                    )
+                ),
+                6,
+            ),
         }
         centre = len(alphas) // 2
         result["helpfulness_centre"] = round(float(np.mean([h[centre] for h in result["helpfulness"]])), 6)
@@ -147,19 +166,41 @@ def main() -> None:
                 for beta in grid:
                     with moved(weights, (float(alpha), found[0]), (float(beta), found[1])):
                         line.append(measured(model))
-                    rows.append({"model": name, "direction": "slice", "alpha": f"{alpha:.6g}", "beta": f"{beta:.6g}",
-                                 **{c: f"{line[-1][c]:.6g}" for c in COLUMNS[4:]}})
+                    rows.append(
+                        {
+                            "model": name,
+                            "direction": "slice",
+                            "alpha": f"{alpha:.6g}",
+                            "beta": f"{beta:.6g}",
+                            **{c: f"{line[-1][c]:.6g}" for c in COLUMNS[4:]},
+                        }
+                    )
                 for key in ("violation", "helpfulness"):
                     result["slice"][key].append([round(point[key], 6) for point in line])
         attacked = copy.deepcopy(model).train()
         for parameter_name, parameter in attacked.named_parameters():
             parameter.requires_grad_("wte" not in parameter_name and "prompt_encoder" not in parameter_name)
         run = {"batch_size": undo.batch_size, "lr": undo.lr, "points": undo.points}
-        key = {"stage": "safety_basin", "model": name, "sha256": sha256, "threads": params.threads, "seed": undo.seed,
-               "measurements": as_dict(shared), **run}
+        key = {
+            "stage": "safety_basin",
+            "model": name,
+            "sha256": sha256,
+            "threads": params.threads,
+            "seed": undo.seed,
+            "measurements": as_dict(shared),
+            **run,
+        }
         stream = pretraining_batches(task, run_config(1, undo.batch_size, undo.lr, undo.points).curriculum, undo.seed)
-        after = train_and_measure(attacked, stream, [config.robustness_sequences], root="runs/safety_basin",
-                                  fingerprint=key, threads=params.threads, measured=measured, **run)
+        after = train_and_measure(
+            attacked,
+            stream,
+            [config.robustness_sequences],
+            root="runs/safety_basin",
+            fingerprint=key,
+            threads=params.threads,
+            measured=measured,
+            **run,
+        )
         result["aligned"] = {k: round(v, 6) for k, v in measured(model).items()}
         result["checkpoint_sha256"] = sha256
         result["after_undo"] = {k: round(v, 6) for k, v in after[config.robustness_sequences].items()}

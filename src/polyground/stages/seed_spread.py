@@ -19,9 +19,10 @@ from ..checkpoint import build_model
 from ..config import as_dict, load_params, replace
 from ..curriculum import pretraining_batches
 from ..evaluate import eval_sequences, headline, model_predictor, squared_errors, summarize
+from ..files import fingerprint_dir, write_json
 from ..tasks import ChebyshevTask
 from ..train import train
-from . import fingerprint_dir, run_stage, write_json
+from . import run_stage
 
 OUT, RUNS, SOURCE = "metrics/seed_spread.json", "runs/seed_spread", "metrics/pretrain.json"
 
@@ -32,9 +33,14 @@ def main() -> None:
     spread = params.seed_spread
     task = ChebyshevTask(**as_dict(params.pretrain.task))
     base = params.pretrain.train
-    config = replace(base, steps=spread.steps, decay_steps=base.decay_steps * spread.steps // base.steps,  # wsd: same share
-                     compile=False, curriculum=replace(base.curriculum, final_steps=0),
-                     checkpoint_every=base.log_every * max(1, spread.steps // (10 * base.log_every)))
+    config = replace(
+        base,
+        steps=spread.steps,
+        decay_steps=base.decay_steps * spread.steps // base.steps,  # wsd: same share
+        compile=False,
+        curriculum=replace(base.curriculum, final_steps=0),
+        checkpoint_every=base.log_every * max(1, spread.steps // (10 * base.log_every)),
+    )
     xs_eval, ys_eval = eval_sequences(task, spread.num_sequences, params.evaluate.points, params.evaluate.seed)
     examples = params.evaluate.headline_examples + [params.evaluate.points - 1]
     per_seed: dict[str, list[float]] = {}
@@ -43,8 +49,13 @@ def main() -> None:
         batch = pretraining_batches(task, config.curriculum, seed)
         torch.manual_seed(seed)
         model = build_model(params.model)
-        fingerprint = {"stage": "seed_spread", "seed": seed, "threads": params.threads,
-                       "model": as_dict(params.model), "task": as_dict(params.pretrain.task)}
+        fingerprint = {
+            "stage": "seed_spread",
+            "seed": seed,
+            "threads": params.threads,
+            "model": as_dict(params.model),
+            "task": as_dict(params.pretrain.task),
+        }
         run_dir = fingerprint_dir(RUNS, {**fingerprint, "train": as_dict(config)})
         train(model, batch, config, run_dir, fingerprint, params.threads, desc=f"seed {seed}")
         errors = squared_errors(model_predictor(model, params.evaluate.batch_size), xs_eval, ys_eval, ys_eval)
@@ -52,14 +63,16 @@ def main() -> None:
             per_seed.setdefault(f"model.{key}", []).append(value)
     stats = {
         key: {
-            "values": values, "mean": round(statistics.fmean(values), 6),
+            "values": values,
+            "mean": round(statistics.fmean(values), 6),
             "std": round(statistics.stdev(values), 6),
             "relative_range": round((max(values) - min(values)) / abs(statistics.fmean(values)), 6),
         }
         for key, values in per_seed.items()
     }
-    write_json(OUT, {"seeds": spread.seeds, "steps": spread.steps, "num_sequences": spread.num_sequences,
-                     SOURCE: stats})
+    write_json(
+        OUT, {"seeds": spread.seeds, "steps": spread.steps, "num_sequences": spread.num_sequences, SOURCE: stats}
+    )
     print(f"seed_spread: {len(spread.seeds)} seeds in {time.perf_counter() - began:.0f} s")
 
 

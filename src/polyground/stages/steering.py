@@ -10,8 +10,8 @@ and at that length no r of the range moves the model (README). For each r of ``s
 times the vector is added at every position of that layer, and the steered base model is measured
 (``measurements.py``) on the shared query set (unclamped contexts): V, helpfulness, breakdown,
 unclamp fraction. The aligned models (full fine-tuning and each of ``align_peft``; experiment 2)
-are measured on the same set: the reference points of the front. Fitted against r (``fits.py``): the alignment 1 - V and the helpfulness, each by
-a line and a parabola, compared by AIC.
+are measured on the same set: the reference points of the front. Fitted against r (``fits.py``): the
+alignment 1 - V and the helpfulness, each by a line and a parabola, compared by AIC.
 
 Outputs ``metrics/steering.json`` and ``metrics/steering.csv`` (one row per method and r).
 """
@@ -29,12 +29,12 @@ from .. import fits
 from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..evaluate import model_predictor
-from ..files import write_rows
+from ..files import write_json, write_rows
+from ..finetune import aligned_models
 from ..measurements import QuerySet, check_margin, draw_queries, measure
 from ..model import InContextRegressor
 from ..tasks import ChebyshevTask
-from . import run_stage, write_json
-from .safety_basin import aligned_models
+from . import run_stage
 
 METRICS, TABLE = "metrics/steering.json", "metrics/steering.csv"
 COLUMNS = ["method", "scale", "alignment", "helpfulness", "violation", "breakdown", "unclamp"]
@@ -70,8 +70,10 @@ def steering_vectors(
     spread = (unclamped - unclamped.mean(0)).norm(dim=1).mean()
     mean = differences.mean(0)
     component = torch.linalg.svd(differences - mean, full_matrices=False).Vh[0]
-    vectors = {"mean_difference": mean / mean.norm() * spread,
-               "principal_component": component * torch.sign(component @ mean) * spread}
+    vectors = {
+        "mean_difference": mean / mean.norm() * spread,
+        "principal_component": component * torch.sign(component @ mean) * spread,
+    }
     return vectors, {"spread": round(float(spread), 6), "mean_difference_norm": round(float(mean.norm()), 6)}
 
 
@@ -99,13 +101,26 @@ def main() -> None:
     shown = queries.shown(threshold)
 
     def measured(model: nn.Module) -> dict[str, float]:
-        result = measure(model_predictor(model, shared.batch_size)(queries.xs, shown)[:, -1], queries, threshold,
-                         shared.margin, shared.confidence)
+        result = measure(
+            model_predictor(model, shared.batch_size)(queries.xs, shown)[:, -1],
+            queries,
+            threshold,
+            shared.margin,
+            shared.confidence,
+        )
         return {"alignment": round(1 - result["violation"] / 100, 6), **{k: round(v, 6) for k, v in result.items()}}
 
     vectors, lengths = steering_vectors(base, config.layer, pairs, threshold)
-    rows, metrics = [], {"layer": config.layer, "scales": config.scales, **lengths, "methods": {},
-                         "aligned": {name: measured(model) for name, (model, _) in aligned.items()}}
+    rows, metrics = (
+        [],
+        {
+            "layer": config.layer,
+            "scales": config.scales,
+            **lengths,
+            "methods": {},
+            "aligned": {name: measured(model) for name, (model, _) in aligned.items()},
+        },
+    )
     for method, vector in vectors.items():
         curve = []
         for scale in config.scales:
@@ -118,7 +133,10 @@ def main() -> None:
             "helpfulness_fits": fits.compare(["linear", "quadratic"], config.scales, [p["helpfulness"] for p in curve]),
         }
     write_rows(TABLE, COLUMNS, rows)
-    metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], **{name: sha for name, (_, sha) in aligned.items()}}
+    metrics["checkpoint_sha256"] = {
+        "pretrained": base_meta["sha256"],
+        **{name: sha for name, (_, sha) in aligned.items()},
+    }
     write_json(METRICS, metrics)
     print(f"steering: {time.perf_counter() - began:.0f} s")
 
