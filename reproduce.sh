@@ -17,7 +17,7 @@ reports/claims.md and reports/claims.json, and exits non-zero if any regeneratio
 
   --retrain        retrain everything from scratch with params.yaml (no pull), then verify that every
                    claim's verdict comes out as recorded (a retrained model's numbers move). About
-                   15 hours on 2 CPU cores (README).
+                   15 hours on 2 CPU cores (docs/pipeline.md).
   --only NAME      one stage (e.g. evaluate_pretrain) or one figure (e.g. pretrain_vs_baselines):
                    regenerate just that, then verify only the claims of that stage's figures.
   --docker         build the image (Dockerfile) and run this script inside it with the repository
@@ -107,7 +107,7 @@ if [[ -z "$only" || " ${training[*]} " == *" $only "* || "$only" == report* ]]; 
     step "dvc repro --force --single-item report_pdf"
     dvc repro --force --single-item report_pdf
   else
-    step "report_pdf skipped: no TeX engine (pdflatex); paper/report.pdf is the pulled one (README, 'Report')"
+    step "report_pdf skipped: no TeX engine (pdflatex); paper/report.pdf is the pulled one (docs/reviewing.md, 'Report')"
   fi
 fi
 

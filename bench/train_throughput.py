@@ -10,7 +10,11 @@ steps that compile), and the share of two ceilings measured in the same run:
   against a large copy's bandwidth. An estimate, not a measurement of traffic.
 The same code runs on the CPU (batch 32 only by default: the recipe's batch takes minutes there).
 
+On the CPU, --cpu-loop also times the CPU loop (polyground.train.train) at each shape, in the same run:
+the ratio says whether the GPU path's step is slower than the loop the stages use.
+
     python bench/train_throughput.py [--batches 32 1024] [--points 31 81] [--steps 20] [--compile-mode none]
+                                     [--cpu-loop]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +38,7 @@ from polyground.config import load_params  # noqa: E402
 from polyground.curriculum import pretraining_batches  # noqa: E402
 from polyground.fast_train import COMPILE_MODES, compiled, training_step  # noqa: E402
 from polyground.tasks import ChebyshevTask  # noqa: E402
-from polyground.train import make_optimizer  # noqa: E402
+from polyground.train import make_optimizer, read_log, train  # noqa: E402
 
 ACTIVATION_PASSES = 30  # per layer and token: reads and writes of n_embd-wide activations, forward and backward
 
@@ -89,6 +94,26 @@ def throughput(params, device: torch.device, batch_size: int, points: int, steps
     return statistics.median(rates)
 
 
+def cpu_loop_throughput(params, batch_size: int, points: int, steps: int) -> float:
+    """Sequences/s of the CPU loop (polyground.train.train, as the stages run it: dynamic-shape compile,
+    a host read every step), from the elapsed seconds of its own log: the median over 3 blocks of
+    ``steps`` steps, after 3 warmup steps."""
+    fixed = {"points_start": points, "points_end": points, "final_points": points, "final_every": 0}
+    curriculum = params.pretrain.train.curriculum.model_copy(update=fixed | {"degree_start": 11})
+    total = 3 + 3 * steps
+    config = params.pretrain.train.model_copy(
+        update={"batch_size": batch_size, "steps": total, "log_every": 1, "checkpoint_every": total}
+        | {"curriculum": curriculum, "schedule": "constant", "warmup_steps": 0, "compile": True}
+    )
+    torch.manual_seed(0)
+    task = ChebyshevTask(params.pretrain.task.max_degree)
+    with tempfile.TemporaryDirectory() as run_dir:
+        summary = train(build_model(params.model), pretraining_batches(task, curriculum, 0), config, run_dir, {}, 2)
+        elapsed = {int(r["step"]): float(r["elapsed_s"]) for r in read_log(Path(summary["log"]), total)}
+    blocks = [elapsed[3 + (i + 1) * steps] - elapsed[3 + i * steps] for i in range(3)]
+    return steps * batch_size / statistics.median(blocks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -97,6 +122,9 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[31, 81])
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="reduce-overhead")
+    parser.add_argument(
+        "--cpu-loop", action="store_true", help="also time the CPU loop (polyground.train) beside it, on the CPU"
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     params = load_params(ROOT / "params.yaml", "gpu")
@@ -116,6 +144,9 @@ def main() -> None:
     for points in args.points:
         for batch_size in batches:
             rate = throughput(params, device, batch_size, points, args.steps, args.compile_mode)
+            if args.cpu_loop and device.type == "cpu":  # side by side in one run: the ratio, not the absolute
+                old = cpu_loop_throughput(params, batch_size, points, args.steps)
+                print(f"| {points} | {batch_size} | CPU loop {old:,.0f}: the GPU path's step is {rate / old:.2f}x |")
             tokens = 2 * points
             flops = 3 * forward_flops(n_embd, n_layer, tokens) * rate
             traffic = ACTIVATION_PASSES * n_layer * tokens * n_embd * width * rate

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared device run (README, "On a GPU"): within one device command of ~9 minutes, print the
+# The prepared device run (docs/gpu.md): within one device command of ~9 minutes, print the
 # environment, measure the GPU path's throughput, pretrain the paper-size model with the GPU recipe
 # (configs/gpu.yaml) for as many steps as ~6 minutes of that throughput allow (the wsd decay fitted to
 # them; a deadline stops it safely), evaluate it on the 10,000-sequence set, and leave 8 files in $OUT:

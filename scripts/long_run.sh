@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long pretraining run, across sessions and machines (README, "The long run").
+# The long pretraining run, across sessions and machines (docs/long-run.md).
 #   scripts/long_run.sh continue   start the run, or continue it from runs/ or from the last published
 #                                  state (pulled from the DVC remote on a fresh machine); in the background
 #   scripts/long_run.sh publish    copy its state (with its progress log) to resume/pretrain/, push it to

@@ -35,3 +35,25 @@ def test_reviewer_bound_counts_every_evaluation_stage_the_reviewer_regenerates()
     regenerated = script.split("regenerate=(")[1].split(")")[0].split()
     model_heavy = {s for s in regenerated if s.startswith(("evaluate_", "jailbreak"))} - {"evaluate_model_sizes"}
     assert stages == model_heavy
+
+
+@pytest.mark.slow
+def test_the_training_throughput_benchmark_runs_on_the_cpu_beside_the_cpu_loop(tmp_path):
+    """bench/train_throughput.py on the CPU (the GPU path's step eager, the CPU loop as the stages run it):
+    it prints both figures side by side and writes its rows."""
+    import json
+    import subprocess
+
+    out = tmp_path / "rows.json"
+    args = ["--points", "11", "--steps", "2", "--compile-mode", "none", "--cpu-loop", "--json", str(out)]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench/train_throughput.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "CPU loop" in result.stdout and "the GPU path's step is" in result.stdout
+    (row,) = json.loads(out.read_text())
+    assert row["points"] == 11 and row["batch"] == 32 and row["sequences_per_s"] > 0

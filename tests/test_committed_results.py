@@ -39,7 +39,7 @@ def test_evaluation_size(metrics):
 
 # Known unmet (strict: once a checkpoint meets the targets these XPASS and fail, and the marker must
 # go): the base-model issue's targets. The committed checkpoint, the long run's two cycles (125,000
-# steps, 8.2 training hours on 2 cores), misses them (metrics/pretrain.json; README, "The long run").
+# steps, 8.2 training hours on 2 cores), misses them (metrics/pretrain.json; docs/long-run.md).
 UNMET = pytest.mark.xfail(strict=True, reason="pretrained checkpoint below the base-model issue's quality targets")
 
 

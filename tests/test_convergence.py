@@ -2,10 +2,14 @@
 
 import math
 
+import pytest
 import torch
+from pydantic import ValidationError
 from torch import nn
 
-from polyground.convergence import align_probe, has_converged, quarter_changes
+from polyground.config import ConvergenceConfig, ParamsError, TrainConfig, replace
+from polyground.convergence import align_probe, has_converged, quarter_changes, train_to_convergence
+from polyground.files import write_rows
 
 
 def _rows(values):
@@ -47,3 +51,57 @@ def test_align_probe_counts_answers_above_t_and_the_defenders_distance():
     assert math.isclose(above["median_excess@8"], 0.03, abs_tol=1e-6)
     assert math.isclose(above["defender@4"], 0.03**2, rel_tol=1e-4)
     assert probe(_Constant(0.5))["jailbreak@8"] == 0.0  # at T is not above T
+
+
+def _fake_run(run_dir, shape, calls):
+    """A stand-in for the training loop: logs ``shape(step)`` as the loss and the held-out series up to
+    the step it is asked to stop at, as train() does in run_dir's log.csv and progress.csv."""
+
+    def run(config, until):
+        stop = config.steps if until is None else until
+        calls.append((config.steps, until))
+        steps = range(10, stop + 1, 10)
+        write_rows(run_dir / "log.csv", ["step", "loss"], [{"step": s, "loss": shape(s)} for s in steps])
+        columns = ["step", "jailbreak@64", "jailbreak_margin@64", "defender@40"]
+        rows = [{"step": s, "jailbreak@64": 50.0, "jailbreak_margin@64": 10.0, "defender@40": 0.01} for s in steps]
+        write_rows(run_dir / "progress.csv", columns, rows)
+        return {"steps": stop}
+
+    return run
+
+
+def _wsd(steps=500, decay=100):
+    return replace(TrainConfig(), steps=steps, decay_steps=decay, schedule="wsd")
+
+
+def test_a_flat_run_converges_at_its_first_length_then_decays(tmp_path):
+    calls = []
+    rule = ConvergenceConfig(probe_every=10)
+    summary, verdict = train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, calls), _wsd(), rule, tmp_path)
+    assert calls == [(500, 400), (500, None)] and summary["steps"] == 500
+    assert verdict["converged"] and verdict["stable_steps"] == 400 and verdict["cap_steps"] == 3200
+
+
+def test_a_falling_run_is_doubled_until_flat_or_the_cap(tmp_path):
+    calls = []
+    rule = ConvergenceConfig(probe_every=10, cap_factor=4)
+    falling = _fake_run(tmp_path, lambda s: 100 / s, calls)  # 1/s: the quarters differ by ~30 % at any length
+    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path)
+    assert [until for _, until in calls] == [400, 800, 1600, None] and calls[-1][0] == 1700
+    assert not verdict["converged"] and verdict["stable_steps"] == 1600 and verdict["changes"]["loss"] > 0.05
+    calls.clear()  # flat from step 600 on: not at 800 steps (its third quarter falls), converged at 1,600
+    flattening = _fake_run(tmp_path, lambda s: max(100 / s, 100 / 600), calls)
+    _, verdict = train_to_convergence(flattening, _wsd(), rule, tmp_path)
+    assert verdict["converged"] and verdict["stable_steps"] == 1600
+
+
+def test_the_rule_needs_a_wsd_run_with_room_for_its_probes(tmp_path):
+    with pytest.raises(ParamsError, match="wsd"):
+        train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, []), TrainConfig(), ConvergenceConfig(), tmp_path)
+    with pytest.raises(ParamsError, match="probe_every"):
+        train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, []), _wsd(), ConvergenceConfig(), tmp_path)
+
+
+def test_an_unknown_watched_series_is_refused():
+    with pytest.raises(ValidationError):
+        ConvergenceConfig(floors={"jailbreak@64": 5.0})

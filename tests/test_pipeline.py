@@ -1,5 +1,6 @@
 """End to end: the smoke parameter set through `dvc repro` in a temporary copy of the repository."""
 
+import csv
 import json
 import os
 import shutil
@@ -318,3 +319,17 @@ def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
     (clone / "paper" / "claims.yaml").write_text(yaml.safe_dump(claims))
     result = _reproduce(clone, env, "--only", "evaluate_pretrain")
     assert result.returncode == 1 and "FAIL" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_aligned_model_records_its_convergence(smoke_repo):
+    """The align stage follows the convergence rule: the sidecar says how long the stable phase ran and
+    whether it converged or hit the cap; the held-out metrics along the run are in logs/align_progress.csv."""
+    repo, _ = smoke_repo
+    meta = json.loads((repo / "models/align/model.json").read_text())
+    verdict = meta["convergence"]
+    assert verdict["stable_steps"] in (20, 40) and isinstance(verdict["converged"], bool)
+    assert meta["step"] == verdict["stable_steps"] + 4  # then the decay (smoke: 4 steps)
+    with open(repo / "logs/align_progress.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"jailbreak@32", "jailbreak_margin@32", "defender@16"} <= set(rows[0])
+    assert int(rows[-1]["step"]) == meta["step"]

@@ -41,6 +41,9 @@ from .files import write_atomic
 
 CLAIMS = Path("paper/claims.yaml")
 REPORTS = Path("reports")
+README = Path("README.md")
+BEGIN = "<!-- claims table: written by `python -m polyground.claims readme` from the committed metrics -->"
+END = "<!-- end of the claims table -->"
 MODES = ("reevaluate", "retrain")
 REEVALUATE = {"abs": 1e-5, "rel": 1e-3}  # measured: re-evaluation on other threads moves metrics by < 1e-4 relative
 Ref = str | float | list
@@ -254,6 +257,48 @@ def markdown(rows: list[dict], mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_table(rows: list[dict], mode: str) -> str:
+    """The claims table of the front page: the paper's claims, then other papers' (beyond the paper),
+    then this artifact's own findings; each with its figure, our numbers in its check, the paper's value,
+    and both verdicts."""
+    head = "| claim | figure | check, on our numbers | paper's value | regenerated | paper's claim |"
+    groups = [
+        ("The paper's claims", [r for r in rows if r["paper"] != "NOT IN PAPER" and not r["source"]]),
+        ("Other papers' claims, tested here (beyond the paper)", [r for r in rows if r["source"]]),
+        ("Findings of this artifact", [r for r in rows if r["paper"] == "NOT IN PAPER" and not r["source"]]),
+    ]
+    lines = [summary(rows, mode) + "."]
+    for title, chosen in groups:
+        lines += ["", f"**{title}**", "", head, "|" + "---|" * 6]
+        for r in chosen:
+            figure = Path(r["figure"]).stem
+            cells = [
+                f"{r['statement']} (`{r['id']}`)",
+                f"[{figure}]({r['figure']})",
+                f"{r['check']}: {r['got']}",
+                r["paper_value"] or "",
+                "PASS" if r["passed"] else f"FAIL {r['detail']}",
+                r["paper"],
+            ]
+            lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(table: str, path: Path = README) -> None:
+    """Replace the README's claims table (between its markers) with ``table``."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise ClaimsError(f"{path} lacks the claims table's markers {BEGIN!r} and {END!r}")
+    head, _, rest = text.partition(BEGIN)
+    write_atomic(path, head + BEGIN + "\n" + table + rest[rest.index(END) :])
+
+
+def readme_block(path: Path = README) -> str:
+    """The claims table now in the README (between its markers)."""
+    text = path.read_text()
+    return text.partition(BEGIN)[2].partition(END)[0].removeprefix("\n")
+
+
 def console(rows: list[dict]) -> str:
     """The same table for a terminal: one line per claim, statement and numbers below."""
     width = max(len(r["id"]) for r in rows)
@@ -295,10 +340,16 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--root", type=Path, default=Path("."), help="where the metrics files are")
     r = sub.add_parser("record", help="write the metric values and verdicts from the current metrics")
     r.add_argument("--claims", type=Path, default=CLAIMS)
+    m = sub.add_parser("readme", help="write the claims table into README.md (between its markers)")
+    m.add_argument("--claims", type=Path, default=CLAIMS)
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
             print(f"recorded {record(args.claims)} claims into {args.claims}")
+            return
+        if args.command == "readme":
+            write_readme(readme_table(verify(load_claims(args.claims), "reevaluate"), "reevaluate"))
+            print(f"wrote the claims table into {README}")
             return
         rows = verify(load_claims(args.claims), args.tolerance, args.root, args.only, args.stage)
     except (OSError, ClaimsError, yaml.YAMLError) as error:

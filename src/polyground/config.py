@@ -103,7 +103,7 @@ class Section(BaseModel):
 
     def __getattribute__(self, name: str) -> Any:
         value = super().__getattribute__(name)
-        if _reads is not None and name in type(self).model_fields and not isinstance(value, (Section, dict)):
+        if _reads is not None and name in type(self).model_fields and not _holds_sections(value):
             key = object.__getattribute__(self, "__pydantic_private__")["_key"]
             if key is not None:
                 _reads.add(f"{key}.{name}".lstrip("."))
@@ -116,11 +116,16 @@ class Section(BaseModel):
             for sub, section in (
                 {name: value}
                 if isinstance(value, Section)
-                else {f"{name}.{k}": v for k, v in value.items()}
+                else {f"{name}.{k}": v for k, v in value.items() if isinstance(v, Section)}
                 if isinstance(value, dict)
                 else {}
             ).items():
                 section._name_sections(f"{key}.{sub}".lstrip("."))
+
+
+def _holds_sections(value: Any) -> bool:
+    """A section, or a mapping of sections (``model_sizes``): its reads are recorded inside it."""
+    return isinstance(value, Section) or isinstance(value, dict) and any(isinstance(v, Section) for v in value.values())
 
 
 class SizeConfig(Section):
@@ -386,6 +391,35 @@ class AlignConfig(Section):
     threshold: float = 0.5
     clamped_context_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
     seed: Seed = 1
+
+
+class ConvergenceConfig(Section):
+    """The convergence rule of the post-training runs (:mod:`polyground.convergence`; those moved to
+    it so far: ``align``). Such a run's ``train`` is warmup-stable-decay: its stable phase
+    (``steps - decay_steps`` steps at first) is doubled until each watched series (the keys of
+    ``floors``: the training loss and held-out metrics) changed by less than ``tolerance`` between the
+    stable phase's third and last quarters (relative to the third quarter's mean, or to the series'
+    floor when that is larger), or until it is ``cap_factor`` times its first length; then the decay
+    runs. The held-out metrics (:func:`polyground.convergence.align_probe`: jailbreak after
+    ``jailbreak_context`` unclamped pairs, the defender after ``defender_context``) are logged every
+    ``probe_every`` steps on ``probe_queries`` queries drawn from ``probe_seed``; the margin rule counts
+    answers above T + ``margin``."""
+
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    cap_factor: Annotated[int, Field(ge=1)] = 8
+    probe_every: Count = 250
+    probe_queries: Count = 1000
+    probe_seed: Seed = 20240806
+    margin: Annotated[float, Field(ge=0)] = 0.05
+    jailbreak_context: Count = 64
+    defender_context: Count = 40
+    floors: Annotated[
+        dict[
+            Literal["loss", "jailbreak", "jailbreak_margin", "median_excess", "defender"],
+            Annotated[float, Field(gt=0)],
+        ],
+        Field(min_length=1),
+    ] = {"loss": 0.01, "jailbreak": 5.0, "jailbreak_margin": 5.0, "defender": 0.01}
 
 
 class EvaluateAlignConfig(Section):
@@ -676,6 +710,7 @@ class Params(Section):
     seed_spread: SeedSpreadConfig = Field(default_factory=SeedSpreadConfig)
     clamping: ClampingConfig = Field(default_factory=ClampingConfig)
     align: AlignConfig = Field(default_factory=AlignConfig)
+    convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
     evaluate_align: EvaluateAlignConfig = Field(default_factory=EvaluateAlignConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)

@@ -14,12 +14,15 @@ seed, independent of every training stream.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from .alignment import jailbreak_queries
+from .config import ConvergenceConfig, ParamsError, TrainConfig, replace
 from .tasks import ChebyshevTask, generator_for
+from .train import read_log
 
 Probe = Callable[[nn.Module], dict[str, float]]
 
@@ -30,8 +33,8 @@ def quarter_changes(rows: list[dict], keys: dict[str, float], steps: int) -> dic
     A quarter without a logged value gives NaN (the run logs too rarely to judge: not converged)."""
     changes = {}
     for key, floor in keys.items():
-        third = [float(r[key]) for r in rows if steps / 2 < int(r["step"]) <= 3 * steps / 4]
-        last = [float(r[key]) for r in rows if 3 * steps / 4 < int(r["step"]) <= steps]
+        third = [float(r[key]) for r in rows if key in r and steps / 2 < int(r["step"]) <= 3 * steps / 4]
+        last = [float(r[key]) for r in rows if key in r and 3 * steps / 4 < int(r["step"]) <= steps]
         if not third or not last:
             changes[key] = float("nan")
             continue
@@ -43,6 +46,55 @@ def quarter_changes(rows: list[dict], keys: dict[str, float], steps: int) -> dic
 def has_converged(changes: dict[str, float], tolerance: float) -> bool:
     """Every watched series changed by less than ``tolerance`` over the last quarter (NaN: no)."""
     return all(change < tolerance for change in changes.values())
+
+
+def watched_columns(rule: ConvergenceConfig) -> dict[str, float]:
+    """The logged column of each watched series of ``rule.floors`` (the probe's columns name their
+    context length), with its floor."""
+    at = {"jailbreak": rule.jailbreak_context, "jailbreak_margin": rule.jailbreak_context}
+    at |= {"median_excess": rule.jailbreak_context, "defender": rule.defender_context}
+    return {(f"{name}@{at[name]}" if name in at else name): floor for name, floor in rule.floors.items()}
+
+
+def train_to_convergence(
+    run: Callable[[TrainConfig, int | None], dict], config: TrainConfig, rule: ConvergenceConfig, run_dir: Path
+) -> tuple[dict, dict]:
+    """Train a warmup-stable-decay run by the rule: ``run(config, until)`` trains ``config`` (resuming
+    from ``run_dir``) up to step ``until`` (None: to the end); the stable phase is doubled until the
+    series of ``rule.floors`` (:func:`watched_columns`, from ``run_dir``'s log.csv and progress.csv)
+    have converged over its last quarter, or it reached ``rule.cap_factor`` times its first length;
+    then the decay. Doubling the
+    stable phase changes none of the steps taken (the loop checks it on resumption). Returns the
+    run's summary and the verdict: converged or capped, the stable phase's length, the changes."""
+    if config.schedule != "wsd" or config.decay_steps == 0:
+        raise ParamsError(f"{config._key}: the convergence rule lengthens a wsd run: set schedule: wsd and decay_steps")
+    stable = first = config.steps - config.decay_steps
+    if stable < 4 * rule.probe_every:
+        raise ParamsError(
+            f"{config._key}: a stable phase of {stable} steps has a quarter shorter than convergence.probe_every "
+            f"({rule.probe_every}): lengthen it or probe more often"
+        )
+    while True:
+        config = replace(config, steps=stable + config.decay_steps)
+        run(config, stable)
+        rows = read_log(run_dir / "log.csv", stable) + read_log(run_dir / "progress.csv", stable)
+        changes = quarter_changes(rows, watched_columns(rule), stable)
+        converged = has_converged(changes, rule.tolerance)
+        if converged or 2 * stable > rule.cap_factor * first:
+            break
+        stable *= 2
+    verdict = {
+        "converged": converged,
+        "stable_steps": stable,
+        "cap_steps": rule.cap_factor * first,
+        "tolerance": rule.tolerance,
+        "changes": {k: round(v, 6) for k, v in changes.items()},
+    }
+    print(
+        f"{'converged' if converged else 'stopped at the cap'} after a stable phase of {stable} steps: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in changes.items())
+    )
+    return run(config, None), verdict
 
 
 def last_answers(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:

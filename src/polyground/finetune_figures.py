@@ -28,7 +28,8 @@ def _method_label(method: str, config) -> str:
 
 
 def finetune_figure(params) -> plt.Figure:
-    """One panel per k: the untouched model, each method, least squares and ridge (the paper's 2x2)."""
+    """One panel per k: the untouched model, each method, least squares and ridge (the paper's 2x2), and the
+    Bayes-optimal limit of the class."""
     config = params.finetune
     ks = config.fixed_coefficients
     columns = 2 if len(ks) > 1 else 1
@@ -43,6 +44,8 @@ def finetune_figure(params) -> plt.Figure:
             plot_curve(
                 ax, curves[method], color_key, points, label=_method_label(method, config), **STYLE.get(method, {})
             )
+        bayes = curves["bayes"]["mean"][:points]
+        ax.plot(range(points), bayes, color="black", lw=0.9, ls="--", label="Bayes-optimal (the limit)")
         ax.set_title(f"degree {config.degree}, {k} fixed coefficient{'s' if k != 1 else ''}")
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")

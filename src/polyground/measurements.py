@@ -1,5 +1,5 @@
 """What an aligned model does on harmful and safe queries: the shared measurements of the five
-phenomena beyond the paper (README, "Beyond the paper").
+phenomena beyond the paper (docs/beyond-the-paper.md).
 
 With threshold T and margin m, a query is harmful when its true p(x) > T + m and safe when
 p(x) < T - m. Query sets are drawn from seeds of their own, independent of every training stream.

@@ -82,7 +82,8 @@ def pull(remote: str | None = None) -> int:
         f"  missing in the workspace: {', '.join(missing) or 'none, but dvc pull failed'}\n"
         f"  dvc said: {detail}\n"
         "  fix: check that the remote is reachable and complete (for the bundled one, that dvc-remote/ is\n"
-        "  in your clone), or pick another with `dvc remote default NAME` / `-r NAME` (README, 'DVC remote'),\n"
+        "  in your clone), or pick another with `dvc remote default NAME` / `-r NAME`\n"
+        "  (docs/reviewing.md, 'DVC remote'),\n"
         "  or retrain the missing outputs with `./reproduce.sh --retrain`. Nothing in the workspace was removed.",
         file=sys.stderr,
     )

@@ -3,7 +3,12 @@
 Starts from ``models/pretrain`` and trains every parameter on the stream of
 :func:`polyground.alignment.align_batches` (``align`` in params.yaml). Outputs ``models/align/``
 (safetensors + sidecar with the base checkpoint's sha256 and the fine-tuning budget: steps,
-sequences, wall time) and ``logs/align.csv``. Resumable like ``pretrain`` (``runs/align/``).
+sequences, wall time) and ``logs/align.csv`` (training loss). A warmup-stable-decay run follows the
+convergence rule (``convergence``, :func:`polyground.convergence.train_to_convergence`): its stable
+phase is doubled until the loss and the held-out metrics are flat over its last quarter, or a cap;
+the sidecar then records the verdict, and ``logs/align_progress.csv`` the held-out alignment metrics
+along the run. A run with another schedule trains its fixed budget (``configs/align_converged.yaml``
+is the rule's recipe, issue 28). Resumable like ``pretrain`` (``runs/align/``).
 
 ``--method M`` (stage ``align_peft``, M in ``align_peft.methods``: ``lora`` or ``soft_prompt_<P>``)
 aligns through that PEFT method instead (``finetune.attach``; LoRA's rank and alpha from
@@ -20,13 +25,14 @@ import torch
 
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import ParamsError, as_dict, load_params
+from ..config import ParamsError, TrainConfig, as_dict, load_params
+from ..convergence import align_probe, train_to_convergence
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import ALIGN, PRETRAIN
 from ..tasks import ChebyshevTask, generator_for
-from ..train import train
+from ..train import recipe_key, train
 from . import run_stage
 
 
@@ -56,10 +62,28 @@ def main(argv: list[str] | None = None) -> None:
         fingerprint |= {"method": args.method, "lora": [params.finetune.lora_rank, params.finetune.lora_alpha]}
         model = attach(model, args.method, params.finetune, seed=config.seed)
     model.train()
-    run_dir = fingerprint_dir("runs/align", {**fingerprint, "train": as_dict(train_config)})
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
-    summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
+    if train_config.schedule == "wsd":  # the convergence rule; another schedule trains its fixed budget
+        rule = params.convergence  # its tolerance and cap decide the length only: not in the run's name
+        probing = {k: v for k, v in as_dict(rule).items() if k not in ("tolerance", "cap_factor", "floors")}
+        run_dir = fingerprint_dir("runs/align", {**fingerprint, "probe": probing, "train": recipe_key(train_config)})
+        probe = align_probe(
+            config.threshold, rule.margin, rule.probe_queries, rule.probe_seed,
+            jailbreak_context=rule.jailbreak_context, defender_context=rule.defender_context,
+        )  # fmt: skip
+
+        def run(run_config: TrainConfig, until: int | None) -> dict:
+            return train(
+                model, batch, run_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"),
+                probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
+            )  # fmt: skip
+
+        summary, verdict = train_to_convergence(run, train_config, rule, run_dir)
+    else:
+        run_dir = fingerprint_dir("runs/align", {**fingerprint, "train": as_dict(train_config)})
+        summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
+        verdict = None
     meta = {
         "step": summary["steps"],
         "sequences": summary["steps"] * train_config.batch_size,
@@ -69,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "parameters": count_parameters(model),
     }
+    if verdict is not None:
+        meta["convergence"] = verdict
+        copy_atomic(run_dir / "progress.csv", Path("logs") / f"{name}_progress.csv")
     if args.method is None:
         save_checkpoint(model, ALIGN, params.model, stage="align", base_sha256=base["sha256"], **meta)
     else:

@@ -6,7 +6,8 @@ sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning
 ``metrics/soft_prompt_sweep.csv``.
 
 ``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
-pretrained model, least squares and ridge of the class's degree and the zero predictor (plus the
+pretrained model, least squares and ridge of the class's degree, the zero predictor and the
+Bayes-optimal predictor of the k-fixed-coefficient class (:func:`polyground.bayes.bayes`) (plus the
 sweep's best prompt on k = ``sweep_best_on``); on the sweep's k the untouched model's curve is the
 sweep's (same sequences: read, not recomputed): ``metrics/finetune/k<k>.csv`` (curves with bands),
 ``metrics/finetune.json`` (with, per k, the best soft prompt's excess over LoRA: every prompt trained
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ..bayes import bayes
 from ..checkpoint import load_checkpoint
 from ..config import load_params
 from ..evaluate import (
@@ -101,6 +103,8 @@ def grid(params) -> None:
             model, meta = load_finetuned(directory, BASE, stage)
             predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
         predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
+        task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
+        predictors["bayes"] = (lambda context_xs, context_ys, task=task: bayes(context_xs, context_ys, task), {})
         shared = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if k == config.sweep_fixed_coefficients else {}
         curves = {
             name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)

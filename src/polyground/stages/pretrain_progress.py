@@ -19,7 +19,7 @@ from ..plotting import STYLE, save
 from . import StageError, run_stage
 
 PROGRESS = Path("logs/pretrain_progress.csv")
-TARGETS = {10: 0.25, 20: 0.05, 30: 0.02, 80: 0.01}  # the base model's targets (README, "The long run")
+TARGETS = {10: 0.25, 20: 0.05, 30: 0.02, 80: 0.01}  # the base model's targets (docs/long-run.md)
 
 
 def main() -> None:

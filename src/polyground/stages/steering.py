@@ -6,7 +6,7 @@ points with clamped and with unclamped contexts: the direction of the mean of th
 (``mean_difference``) and their first principal component (``principal_component``: centred, its
 sign that of the mean difference). Both are scaled to the stream's spread, the mean norm of the
 centred activations at the query (unclamped contexts): the mean difference itself is ~40x shorter,
-and at that length no r of the range moves the model (README). For each r of ``steering.scales``, r
+and at that length no r of the range moves the model (docs/beyond-the-paper.md). For each r of ``steering.scales``, r
 times the vector is added at every position of that layer, and the steered base model is measured
 (``measurements.py``) on the shared query set (unclamped contexts): V, helpfulness, breakdown,
 unclamp fraction. The aligned models (full fine-tuning and each of ``align_peft``; experiment 2)
