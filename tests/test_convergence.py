@@ -1,5 +1,6 @@
 """The convergence rule of the post-training runs, and the held-out alignment probe."""
 
+import json
 import math
 
 import pytest
@@ -65,6 +66,7 @@ def _fake_run(run_dir, shape, calls):
         columns = ["step", "jailbreak@64", "jailbreak_margin@64", "defender@40"]
         rows = [{"step": s, "jailbreak@64": 50.0, "jailbreak_margin@64": 10.0, "defender@40": 0.01} for s in steps]
         write_rows(run_dir / "progress.csv", columns, rows)
+        (run_dir / "state.json").write_text(json.dumps({"step": stop}))
         return {"steps": stop}
 
     return run
@@ -90,9 +92,22 @@ def test_a_falling_run_is_doubled_until_flat_or_the_cap(tmp_path):
     assert [until for _, until in calls] == [400, 800, 1600, None] and calls[-1][0] == 1700
     assert not verdict["converged"] and verdict["stable_steps"] == 1600 and verdict["changes"]["loss"] > 0.05
     calls.clear()  # flat from step 600 on: not at 800 steps (its third quarter falls), converged at 1,600
-    flattening = _fake_run(tmp_path, lambda s: max(100 / s, 100 / 600), calls)
-    _, verdict = train_to_convergence(flattening, _wsd(), rule, tmp_path)
+    (other := tmp_path / "flattening").mkdir()
+    flattening = _fake_run(other, lambda s: max(100 / s, 100 / 600), calls)
+    _, verdict = train_to_convergence(flattening, _wsd(), rule, other)
     assert verdict["converged"] and verdict["stable_steps"] == 1600
+
+
+def test_a_resumed_run_judges_the_phases_it_holds_without_training_them(tmp_path):
+    """Killed in its third stable phase (state at step 1,000 of a 1,600-step phase), the rerun trains
+    from there: the phases of 400 and 800 steps are judged from the logs, as the first run judged them."""
+    calls = []
+    rule = ConvergenceConfig(probe_every=10, cap_factor=4)
+    falling = _fake_run(tmp_path, lambda s: 100 / s, calls)
+    falling(replace(_wsd(), steps=1700), 1000)
+    calls.clear()
+    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path)
+    assert [until for _, until in calls] == [1600, None] and verdict["stable_steps"] == 1600
 
 
 def test_the_rule_needs_a_wsd_run_with_room_for_its_probes(tmp_path):

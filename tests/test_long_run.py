@@ -129,3 +129,20 @@ def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(pu
     assert "continuing from the published state at step 40" in _run(stage + ["--continue"], work).stdout
     resumed = load_file(work / "models" / "pretrain" / "model.safetensors")
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+
+
+def test_the_aligned_models_run_is_published_and_continued_the_same_way(published, tmp_path):
+    """align (the convergence rule's run, smoke set) travels like pretrain: published, then continued on
+    a machine without runs/ and models/align, it ends with the same weights and verdict."""
+    work = _copy(published, tmp_path)
+    align = [sys.executable, "-m", "polyground.stages.align", "--set", "smoke"]
+    _run(align, work)
+    trained = load_file(work / "models" / "align" / "model.safetensors")
+    verdict = json.loads((work / "models" / "align" / "model.json").read_text())["convergence"]
+    assert "align: published step" in _run(align + ["--publish"], work).stdout
+    shutil.rmtree(work / "runs")
+    shutil.rmtree(work / "models" / "align")
+    assert "continuing from the published state" in _run(align + ["--continue"], work).stdout
+    resumed = load_file(work / "models" / "align" / "model.safetensors")
+    assert all(torch.equal(resumed[k], trained[k]) for k in trained)
+    assert json.loads((work / "models" / "align" / "model.json").read_text())["convergence"] == verdict

@@ -22,7 +22,7 @@ from torch import nn
 from .alignment import jailbreak_queries
 from .config import ConvergenceConfig, ParamsError, TrainConfig, replace
 from .tasks import ChebyshevTask, generator_for
-from .train import read_log
+from .train import read_log, saved_step
 
 Probe = Callable[[nn.Module], dict[str, float]]
 
@@ -63,9 +63,10 @@ def train_to_convergence(
     from ``run_dir``) up to step ``until`` (None: to the end); the stable phase is doubled until the
     series of ``rule.floors`` (:func:`watched_columns`, from ``run_dir``'s log.csv and progress.csv)
     have converged over its last quarter, or it reached ``rule.cap_factor`` times its first length;
-    then the decay. Doubling the
-    stable phase changes none of the steps taken (the loop checks it on resumption). Returns the
-    run's summary and the verdict: converged or capped, the stable phase's length, the changes."""
+    then the decay. Doubling the stable phase changes none of the steps taken (the loop checks it on
+    resumption); a stable phase that ``run_dir`` already holds (a resumed run) is judged from its logs
+    without training. Returns the run's summary and the verdict: converged or capped, the stable
+    phase's length, the changes."""
     if config.schedule != "wsd" or config.decay_steps == 0:
         raise ParamsError(f"{config._key}: the convergence rule lengthens a wsd run: set schedule: wsd and decay_steps")
     stable = first = config.steps - config.decay_steps
@@ -76,7 +77,8 @@ def train_to_convergence(
         )
     while True:
         config = replace(config, steps=stable + config.decay_steps)
-        run(config, stable)
+        if saved_step(run_dir) < stable:
+            run(config, stable)
         rows = read_log(run_dir / "log.csv", stable) + read_log(run_dir / "progress.csv", stable)
         changes = quarter_changes(rows, watched_columns(rule), stable)
         converged = has_converged(changes, rule.tolerance)

@@ -8,7 +8,10 @@ convergence rule (``convergence``, :func:`polyground.convergence.train_to_conver
 phase is doubled until the loss and the held-out metrics are flat over its last quarter, or a cap;
 the sidecar then records the verdict, and ``logs/align_progress.csv`` the held-out alignment metrics
 along the run. A run with another schedule trains its fixed budget (``configs/align_converged.yaml``
-is the rule's recipe, issue 28). Resumable like ``pretrain`` (``runs/align/``).
+is the rule's recipe, issue 28). Resumable like ``pretrain`` (``runs/align/``), and across machines
+the same way: ``--publish`` copies the run's state to ``resume/align/``, ``--continue`` resumes from it
+when it is further along than ``runs/``; ``--set NAME`` merges ``configs/NAME.yaml`` over params.yaml
+(``scripts/long_run.sh continue align``; docs/long-run.md).
 
 ``--method M`` (stage ``align_peft``, M in ``align_peft.methods``: ``lora`` or ``soft_prompt_<P>``)
 aligns through that PEFT method instead (``finetune.attach``; LoRA's rank and alpha from
@@ -32,15 +35,21 @@ from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import ALIGN, PRETRAIN
 from ..tasks import ChebyshevTask, generator_for
-from ..train import recipe_key, train
+from ..train import move_state, recipe_key, train
 from . import run_stage
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m polyground.stages.align", description=__doc__)
     parser.add_argument("--method", help="a PEFT method of align_peft.methods (default: full fine-tuning)")
+    parser.add_argument("--set", dest="set_name", help="a parameter set in configs/ merged over params.yaml")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--continue", dest="resume", action="store_true", help="resume from resume/<name>/ when further along"
+    )
+    mode.add_argument("--publish", action="store_true", help="copy the run's state to resume/<name>/; no training")
     args = parser.parse_args(argv)
-    params = load_params()
+    params = load_params(set_name=args.set_name)
     config = params.align
     if args.method is not None and args.method not in params.align_peft.methods:
         raise ParamsError(
@@ -64,10 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     model.train()
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
-    if train_config.schedule == "wsd":  # the convergence rule; another schedule trains its fixed budget
-        rule = params.convergence  # its tolerance and cap decide the length only: not in the run's name
+    converging = train_config.schedule == "wsd"  # the convergence rule; another schedule trains its fixed budget
+    run_key = {"train": as_dict(train_config)}
+    if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
+        rule = params.convergence
         probing = {k: v for k, v in as_dict(rule).items() if k not in ("tolerance", "cap_factor", "floors")}
-        run_dir = fingerprint_dir("runs/align", {**fingerprint, "probe": probing, "train": recipe_key(train_config)})
+        run_key = {"probe": probing, "train": recipe_key(train_config)}
+    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key})
+    wanted = {**fingerprint, "train": as_dict(train_config)}
+    if not move_state(args.publish, args.resume, run_dir, Path("resume") / name, wanted, name):
+        return
+    if converging:
         probe = align_probe(
             config.threshold, rule.margin, rule.probe_queries, rule.probe_seed,
             jailbreak_context=rule.jailbreak_context, defender_context=rule.defender_context,
@@ -81,7 +97,6 @@ def main(argv: list[str] | None = None) -> None:
 
         summary, verdict = train_to_convergence(run, train_config, rule, run_dir)
     else:
-        run_dir = fingerprint_dir("runs/align", {**fingerprint, "train": as_dict(train_config)})
         summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
         verdict = None
     meta = {

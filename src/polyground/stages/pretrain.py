@@ -25,7 +25,6 @@ exactly the first cycle's end, or else trained first. ``--snapshot`` replays the
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -40,24 +39,8 @@ from ..evaluate import progress_probe
 from ..files import CheckpointError, copy_atomic, fingerprint_dir
 from ..model import count_parameters
 from ..tasks import ChebyshevTask
-from ..train import Before, check_resumable, read_log, recipe_key, train
-from . import StageError, run_stage
-
-STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
-
-
-def saved_step(directory: Path) -> int:
-    """The step of the run state in ``directory`` (0 if it holds none)."""
-    path = directory / "state.json"
-    return json.loads(path.read_text())["step"] if path.exists() else 0
-
-
-def copy_state(source: Path, target: Path) -> None:
-    """Copy a run state (the files that exist of :data:`STATE_FILES`), each atomically (a pair
-    caught half-copied is refused on loading: the step is in both files)."""
-    for name in STATE_FILES:
-        if (source / name).exists():
-            copy_atomic(source / name, target / name)
+from ..train import Before, move_state, read_log, recipe_key, saved_step, train
+from . import run_stage
 
 
 def finished_first_cycle(model: nn.Module, name: str, fingerprint: dict, first: TrainConfig) -> Before | None:
@@ -129,21 +112,9 @@ def main(argv: list[str] | None = None) -> None:
         fingerprint = {**fingerprint, "first": as_dict(config.train)}
         run_dir, recipe = fingerprint_dir(f"runs/{name}", {**fingerprint, "train": recipe_key(continued)}), continued
     published = Path("resume") / name
-    if args.publish:
-        if not saved_step(run_dir):
-            raise StageError(
-                f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)"
-            )
-        copy_state(run_dir, published)  # logs/ stay the committed model's until the run finishes
-        print(f"{name}: published step {saved_step(published)} to {published}")
-        return
-    if args.resume and saved_step(published) > saved_step(run_dir):
-        info = json.loads((published / "state.json").read_text())
-        check_resumable(info["fingerprint"], {**fingerprint, "train": as_dict(recipe)}, info["step"], published)
-        print(
-            f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})"
-        )
-        copy_state(published, run_dir)
+    wanted = {**fingerprint, "train": as_dict(recipe)}
+    if not move_state(args.publish, args.resume, run_dir, published, wanted, name):
+        return  # published: logs/ stay the committed model's until the run finishes
 
     torch.set_num_threads(params.threads)
     task = ChebyshevTask(**as_dict(config.task))
