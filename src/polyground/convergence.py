@@ -21,8 +21,9 @@ from torch import nn
 
 from .alignment import jailbreak_queries
 from .config import ConvergenceConfig, ParamsError, TrainConfig, replace
+from .resume import saved_step
 from .tasks import ChebyshevTask, generator_for
-from .train import read_log, saved_step
+from .train import read_log
 
 Probe = Callable[[nn.Module], dict[str, float]]
 

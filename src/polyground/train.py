@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from .checkpoint import CheckpointError
 from .config import ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn, lr_at, points_at
-from .files import atomic_path, copy_atomic, write_atomic, write_rows
+from .files import atomic_path, write_atomic, write_rows
 
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
 TOTALS = ("step", "sequences", "train_s", "eval_s")  # counted over the cycles of a run (:class:`Before`)
@@ -120,57 +120,6 @@ def check_resumable(saved: dict, wanted: dict, steps_taken: int, run_dir: Path) 
                 f"of step {step}: the decay and the final phase must start after step {steps_taken} "
                 f"(steps - decay_steps and steps - curriculum.final_steps >= {steps_taken})"
             )
-
-
-STATE_FILES = ("state.safetensors", "state.json", "log.csv", "progress.csv")
-
-
-def saved_step(directory: Path) -> int:
-    """The step of the run state in ``directory`` (0 if it holds none)."""
-    path = directory / "state.json"
-    return json.loads(path.read_text())["step"] if path.exists() else 0
-
-
-def copy_state(source: Path, target: Path) -> None:
-    """Copy a run state (the files that exist of :data:`STATE_FILES`), each atomically (a pair
-    caught half-copied is refused on loading: the step is in both files)."""
-    for name in STATE_FILES:
-        if (source / name).exists():
-            copy_atomic(source / name, target / name)
-
-
-def publish_state(run_dir: Path, published: Path, name: str) -> None:
-    """Copy the run state of ``run_dir`` to ``published`` (``resume/<name>/``, pushed to the remote by
-    scripts/long_run.sh), so that another machine continues the run from it."""
-    if not saved_step(run_dir):
-        raise ResumeError(
-            f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)"
-        )
-    copy_state(run_dir, published)
-    print(f"{name}: published step {saved_step(published)} to {published}")
-
-
-def resume_published(run_dir: Path, published: Path, wanted: dict, name: str) -> None:
-    """Continue from the published state when it is further along than ``run_dir``'s: checked to be
-    the run of the fingerprint ``wanted`` but for its length (:func:`check_resumable`; :func:`train`
-    checks the schedule of the steps taken when it loads the state), then copied into ``run_dir``."""
-    if saved_step(published) <= saved_step(run_dir):
-        return
-    info = json.loads((published / "state.json").read_text())
-    check_resumable(info["fingerprint"], wanted, 0, published)
-    print(f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})")
-    copy_state(published, run_dir)
-
-
-def move_state(publish: bool, resume: bool, run_dir: Path, published: Path, wanted: dict, name: str) -> bool:
-    """A stage's ``--publish`` (:func:`publish_state`; then no training: False) and ``--continue``
-    (:func:`resume_published`). True: go on and train."""
-    if publish:
-        publish_state(run_dir, published, name)
-        return False
-    if resume:
-        resume_published(run_dir, published, wanted, name)
-    return True
 
 
 def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:

@@ -34,8 +34,9 @@ from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import ALIGN, PRETRAIN
+from ..resume import move_state
 from ..tasks import ChebyshevTask, generator_for
-from ..train import move_state, recipe_key, train
+from ..train import recipe_key, train
 from . import run_stage
 
 

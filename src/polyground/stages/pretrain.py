@@ -38,8 +38,9 @@ from ..curriculum import pretraining_batches
 from ..evaluate import progress_probe
 from ..files import CheckpointError, copy_atomic, fingerprint_dir
 from ..model import count_parameters
+from ..resume import move_state, saved_step
 from ..tasks import ChebyshevTask
-from ..train import Before, move_state, read_log, recipe_key, saved_step, train
+from ..train import Before, read_log, recipe_key, train
 from . import run_stage
 
 
