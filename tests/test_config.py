@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, smoke_dict
 from polyground.config import ParamsError, load_params, params_from_dict
@@ -206,3 +207,35 @@ def test_every_named_set_is_valid_on_the_defaults(name, monkeypatch):
 
     monkeypatch.chdir(ROOT)
     params_from_dict(merge(_read_yaml(ROOT / "params.yaml", ""), read_set(name)))
+
+
+def test_an_align_setup_replaces_only_its_keys():
+    data = smoke_dict()
+    data["align_setups"] = {"authors": {"clamped_context_fraction": 1.0}, "slow": {"lr": 5e-5}}
+    params = params_from_dict(data)
+    authors, slow = params.align_setup("authors"), params.align_setup("slow")
+    assert (authors.clamped_context_fraction, authors.train.lr) == (1.0, params.align.train.lr)
+    assert (slow.clamped_context_fraction, slow.train.lr) == (params.align.clamped_context_fraction, 5e-5)
+    assert slow.train.model_copy(update={"lr": params.align.train.lr}) == params.align.train
+
+
+@pytest.mark.parametrize(
+    ("setups", "message"),
+    [
+        ({"authors": {"clamped_context_fraction": 1.0}}, "set align.train.schedule to wsd"),
+        ({}, "--setup 'authors' is not in align_setups: choose one of none"),
+    ],
+)
+def test_an_align_setup_needs_its_name_and_the_convergence_rule(tmp_path, setups, message):
+    """A cosine align recipe cannot run a setup: the rule lengthens wsd runs only."""
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data["align"]["train"]["schedule"], data["align_setups"] = "cosine", setups
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "polyground.stages.align", "--setup", "authors"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr

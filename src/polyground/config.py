@@ -393,6 +393,15 @@ class AlignConfig(Section):
     seed: Seed = 1
 
 
+class AlignSetupConfig(Section):
+    """An aligned model of other data or another rate (issue 28's setups; ``align --setup NAME``):
+    ``align`` with its share of clamped contexts and its learning rate replaced where given, trained
+    by the convergence rule like ``align`` (its recipe must be warmup-stable-decay)."""
+
+    clamped_context_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    lr: Rate | None = None
+
+
 class ConvergenceConfig(Section):
     """The convergence rule of the post-training runs (:mod:`polyground.convergence`; those moved to
     it so far: ``align``). Such a run's ``train`` is warmup-stable-decay: its stable phase
@@ -710,6 +719,7 @@ class Params(Section):
     seed_spread: SeedSpreadConfig = Field(default_factory=SeedSpreadConfig)
     clamping: ClampingConfig = Field(default_factory=ClampingConfig)
     align: AlignConfig = Field(default_factory=AlignConfig)
+    align_setups: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AlignSetupConfig] = {}
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
     evaluate_align: EvaluateAlignConfig = Field(default_factory=EvaluateAlignConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
@@ -721,6 +731,12 @@ class Params(Section):
     steering: SteeringConfig = Field(default_factory=SteeringConfig)
     elasticity: ElasticityConfig = Field(default_factory=ElasticityConfig)
     post_training_scaling: PostTrainingScalingConfig = Field(default_factory=PostTrainingScalingConfig)
+
+    def align_setup(self, name: str) -> AlignConfig:
+        """``align`` with the setup ``align_setups.NAME`` applied."""
+        setup = {k: v for k, v in as_dict(self.align_setups[name]).items() if v is not None}
+        train = {"lr": setup.pop("lr")} if "lr" in setup else {}
+        return replace(self.align, **setup, train={**as_dict(self.align.train), **train})
 
     def size_model(self, name: str) -> ModelConfig:
         """The model ``name`` of the model-size study: its width, depth and heads, ``model``'s positions."""

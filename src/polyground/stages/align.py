@@ -17,6 +17,10 @@ when it is further along than ``runs/``; ``--set NAME`` merges ``configs/NAME.ya
 aligns through that PEFT method instead (``finetune.attach``; LoRA's rank and alpha from
 ``finetune``), on the same stream with the budget ``align_peft.train``, into ``models/align_peft/M/``
 (adapter or prompt, ``finetune.save_finetuned``) and ``logs/align_peft/M.csv``.
+
+``--setup S`` (stage ``align_setup``, S in ``align_setups``): the full fine-tuning of ``align`` with that
+setup's share of clamped contexts and rate (issue 28: the authors' data, every context clamped, and
+other rates), by the convergence rule, into ``models/align_setups/S/`` and ``logs/align_setups/S*.csv``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from . import run_stage
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m polyground.stages.align", description=__doc__)
-    parser.add_argument("--method", help="a PEFT method of align_peft.methods (default: full fine-tuning)")
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument("--method", help="a PEFT method of align_peft.methods (default: full fine-tuning)")
+    variant.add_argument("--setup", help="a setup of align_setups: other data or rate, by the convergence rule")
     parser.add_argument("--set", dest="set_name", help="a parameter set in configs/ merged over params.yaml")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -51,11 +57,20 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--publish", action="store_true", help="copy the run's state to resume/<name>/; no training")
     args = parser.parse_args(argv)
     params = load_params(set_name=args.set_name)
-    config = params.align
     if args.method is not None and args.method not in params.align_peft.methods:
         raise ParamsError(
             f"--method {args.method!r} is not in align_peft.methods: choose one of "
             f"{', '.join(params.align_peft.methods)}"
+        )
+    if args.setup is not None and args.setup not in params.align_setups:
+        raise ParamsError(
+            f"--setup {args.setup!r} is not in align_setups: choose one of {', '.join(params.align_setups) or 'none'}"
+        )
+    config = params.align if args.setup is None else params.align_setup(args.setup)
+    if args.setup is not None and config.train.schedule != "wsd":
+        raise ParamsError(
+            f"align_setups.{args.setup}: a setup is trained by the convergence rule, which lengthens a "
+            f"warmup-stable-decay run: set align.train.schedule to wsd (configs/align_converged.yaml)"
         )
     torch.set_num_threads(params.threads)
     task = ChebyshevTask(**as_dict(config.task))
@@ -74,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     model.train()
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
+    name = name if args.setup is None else f"align_setups/{args.setup}"
     converging = train_config.schedule == "wsd"  # the convergence rule; another schedule trains its fixed budget
     run_key = {"train": as_dict(train_config)}
     if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
@@ -113,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         meta["convergence"] = verdict
         copy_atomic(run_dir / "progress.csv", Path("logs") / f"{name}_progress.csv")
     if args.method is None:
-        save_checkpoint(model, ALIGN, params.model, stage="align", base_sha256=base["sha256"], **meta)
+        out = ALIGN if args.setup is None else f"models/{name}"
+        save_checkpoint(model, out, params.model, stage="align", base_sha256=base["sha256"], **meta)
     else:
         save_finetuned(model, f"models/{name}", args.method, params.model, base, train=as_dict(train_config), **meta)
     copy_atomic(summary["log"], Path("logs") / f"{name}.csv")
