@@ -222,7 +222,7 @@ def test_an_align_setup_replaces_only_its_keys():
 @pytest.mark.parametrize(
     ("setups", "message"),
     [
-        ({"authors": {"clamped_context_fraction": 1.0}}, "set align.train.schedule to wsd"),
+        ({"authors": {"clamped_context_fraction": 1.0}}, "align.train: the convergence rule lengthens a wsd run"),
         ({}, "--setup 'authors' is not in align_setups: choose one of none"),
     ],
 )

@@ -57,6 +57,12 @@ def watched_columns(rule: ConvergenceConfig) -> dict[str, float]:
     return {(f"{name}@{at[name]}" if name in at else name): floor for name, floor in rule.floors.items()}
 
 
+def check_lengthenable(config: TrainConfig) -> None:
+    """Refuse a run the rule cannot lengthen (one line: set a warmup-stable-decay schedule)."""
+    if config.schedule != "wsd" or config.decay_steps == 0:
+        raise ParamsError(f"{config._key}: the convergence rule lengthens a wsd run: set schedule: wsd and decay_steps")
+
+
 def train_to_convergence(
     run: Callable[[TrainConfig, int | None], dict], config: TrainConfig, rule: ConvergenceConfig, run_dir: Path
 ) -> tuple[dict, dict]:
@@ -68,8 +74,7 @@ def train_to_convergence(
     resumption); a stable phase that ``run_dir`` already holds (a resumed run) is judged from its logs
     without training. Returns the run's summary and the verdict: converged or capped, the stable
     phase's length, the changes."""
-    if config.schedule != "wsd" or config.decay_steps == 0:
-        raise ParamsError(f"{config._key}: the convergence rule lengthens a wsd run: set schedule: wsd and decay_steps")
+    check_lengthenable(config)
     stable = first = config.steps - config.decay_steps
     if stable < 4 * rule.probe_every:
         raise ParamsError(

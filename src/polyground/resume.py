@@ -28,35 +28,25 @@ def copy_state(source: Path, target: Path) -> None:
             copy_atomic(source / name, target / name)
 
 
-def publish_state(run_dir: Path, published: Path, name: str) -> None:
-    """Copy the run state of ``run_dir`` to ``published`` (``resume/<name>/``, pushed to the remote by
-    scripts/long_run.sh), so that another machine continues the run from it."""
-    if not saved_step(run_dir):
-        raise ResumeError(
-            f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)"
-        )
-    copy_state(run_dir, published)
-    print(f"{name}: published step {saved_step(published)} to {published}")
-
-
-def resume_published(run_dir: Path, published: Path, wanted: dict, name: str) -> None:
-    """Continue from the published state when it is further along than ``run_dir``'s: checked to be
-    the run of the fingerprint ``wanted`` but for its length (:func:`check_resumable`; :func:`train`
-    checks the schedule of the steps taken when it loads the state), then copied into ``run_dir``."""
-    if saved_step(published) <= saved_step(run_dir):
-        return
-    info = json.loads((published / "state.json").read_text())
-    check_resumable(info["fingerprint"], wanted, 0, published)
-    print(f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})")
-    copy_state(published, run_dir)
-
-
 def move_state(publish: bool, resume: bool, run_dir: Path, published: Path, wanted: dict, name: str) -> bool:
-    """A stage's ``--publish`` (:func:`publish_state`; then no training: False) and ``--continue``
-    (:func:`resume_published`). True: go on and train."""
+    """A stage's ``--publish``: copy the run state of ``run_dir`` to ``published`` (``resume/<name>/``,
+    pushed to the remote by scripts/long_run.sh) and train nothing (False). Its ``--continue``: when the
+    published state is further along than ``run_dir``'s, check it is the run of the fingerprint
+    ``wanted`` but for its length (:func:`check_resumable`; :func:`train` checks the schedule of the
+    steps taken when it loads the state) and copy it into ``run_dir``. True: go on and train."""
     if publish:
-        publish_state(run_dir, published, name)
+        if not saved_step(run_dir):
+            raise ResumeError(
+                f"{run_dir} holds no run state to publish: start the run first (scripts/long_run.sh continue)"
+            )
+        copy_state(run_dir, published)
+        print(f"{name}: published step {saved_step(published)} to {published}")
         return False
-    if resume:
-        resume_published(run_dir, published, wanted, name)
+    if resume and saved_step(published) > saved_step(run_dir):
+        info = json.loads((published / "state.json").read_text())
+        check_resumable(info["fingerprint"], wanted, 0, published)
+        print(
+            f"{name}: continuing from the published state at step {info['step']} (runs/ had step {saved_step(run_dir)})"
+        )
+        copy_state(published, run_dir)
     return True

@@ -33,7 +33,7 @@ import torch
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ParamsError, TrainConfig, as_dict, load_params
-from ..convergence import align_probe, train_to_convergence
+from ..convergence import align_probe, check_lengthenable, train_to_convergence
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
@@ -67,16 +67,15 @@ def main(argv: list[str] | None = None) -> None:
             f"--setup {args.setup!r} is not in align_setups: choose one of {', '.join(params.align_setups) or 'none'}"
         )
     config = params.align if args.setup is None else params.align_setup(args.setup)
-    if args.setup is not None and config.train.schedule != "wsd":
-        raise ParamsError(
-            f"align_setups.{args.setup}: a setup is trained by the convergence rule, which lengthens a "
-            f"warmup-stable-decay run: set align.train.schedule to wsd (configs/align_converged.yaml)"
-        )
+    train_config = config.train if args.method is None else params.align_peft.train
+    # the convergence rule (a setup always: it refuses a schedule other than wsd); else the fixed budget
+    converging = train_config.schedule == "wsd" or args.setup is not None
+    if converging:
+        check_lengthenable(train_config)
     torch.set_num_threads(params.threads)
     task = ChebyshevTask(**as_dict(config.task))
     check_threshold(task.sample(10000, 1, generator_for(config.seed, "figure"))[1], config.threshold, "align.threshold")
     model, base = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
-    train_config = config.train if args.method is None else params.align_peft.train
     fingerprint = {
         "stage": "align",
         "base_sha256": base["sha256"],
@@ -90,7 +89,6 @@ def main(argv: list[str] | None = None) -> None:
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
     name = name if args.setup is None else f"align_setups/{args.setup}"
-    converging = train_config.schedule == "wsd"  # the convergence rule; another schedule trains its fixed budget
     run_key = {"train": as_dict(train_config)}
     if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
         rule = params.convergence
