@@ -57,7 +57,7 @@ source scripts/ensure_venv.sh
 
 # Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
 # The five experiments beyond the paper train inside their stages: they count as training ones.
-regenerate=(pretrain_progress evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak evaluate_soft_prompt_sweep evaluate_finetune phenomena_figure figures report)
+regenerate=(pretrain_progress evaluate_pretrain evaluate_clamping evaluate_model_sizes evaluate_align jailbreak jailbreak_setup evaluate_soft_prompt_sweep evaluate_finetune phenomena_figure figures report)
 training=(pretrain pretrain_snapshot pretrain_size align align_setup finetune soft_prompt_sweep soft_prompt_best seed_spread
           align_peft elasticity safety_basin steering many_shot post_training_scaling)
 stage_of_figure() {  # the stage of dvc.yaml that writes figures/NAME.png

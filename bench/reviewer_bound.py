@@ -37,6 +37,9 @@ def passes(params) -> dict[str, list[tuple[int, int, int]]]:
         "evaluate_align": [(4, params.evaluate_align.num_sequences, points)],
         # the main and the paper's setting: aligned and pretrained; the N(0, 1) ablation: aligned
         "jailbreak": [(5, params.jailbreak.queries, 2 * max(params.jailbreak.contexts))],
+        # per setup of align_setups: ours and the setup's aligned model, the paper's condition
+        "jailbreak_setup": [(2, params.jailbreak.queries, 2 * max(params.jailbreak.contexts))]
+        * len(params.align_setups),
         # every rate of the sweep and the untouched model
         "evaluate_soft_prompt_sweep": [(len(finetune.sweep_lrs) + 1, finetune.num_sequences, short)],
         # every method for every k, the best-rate prompt on its k, the untouched model where k > 0

@@ -15,5 +15,5 @@ cd "$dir"
 export PYTHONPATH="$dir/src"
 git init -q && dvc init -q
 python -m polyground.config smoke
-dvc repro figures report pretrain_progress phenomena_figure
+dvc repro figures report pretrain_progress phenomena_figure jailbreak_setup
 echo "the smoke pipeline ran in $dir"

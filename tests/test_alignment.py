@@ -63,3 +63,16 @@ def test_excess_quartiles_are_named_numbers_the_report_can_use():
     from polyground.stages.jailbreak import quartiles
 
     assert quartiles(torch.arange(101.0).flip(0)) == {"q25": 25.0, "q50": 50.0, "q75": 75.0}
+
+
+def test_a_setups_report_counts_both_rules_per_n_and_the_rate_by_margin():
+    from polyground.stages.jailbreak_setup import answers_report
+
+    excess = torch.tensor([[-0.1, -0.02, 0.01, 0.03], [-0.04, 0.0, 0.02, 0.08]], dtype=torch.float64)  # n = 2, 4
+    report = answers_report(excess, [2, 4], 0.05, [-0.05, 0.0, 0.05], 0.99)
+    assert report["at_n"]["2"]["jailbroken"]["rate"] == 50.0 and report["at_n"]["2"]["jailbroken_margin"]["rate"] == 0.0
+    assert (
+        report["at_n"]["4"]["jailbroken"]["rate"] == 50.0 and report["at_n"]["4"]["jailbroken_margin"]["rate"] == 25.0
+    )
+    assert math.isclose(report["at_n"]["2"]["median_excess"], -0.02)  # torch's median: the lower middle value
+    assert report["rate_by_margin"] == {"-0.05": 100.0, "0": 50.0, "0.05": 25.0}  # at the longest n only

@@ -1,4 +1,4 @@
-"""The convergence rule of the post-training runs, and the held-out alignment probe."""
+"""The convergence rule of the post-training runs, and the held-out probes of the aligned and fine-tuned models."""
 
 import json
 import math
@@ -9,8 +9,19 @@ from pydantic import ValidationError
 from torch import nn
 
 from polyground.config import ConvergenceConfig, ParamsError, TrainConfig, replace
-from polyground.convergence import align_probe, has_converged, quarter_changes, train_to_convergence
+from polyground.convergence import (
+    ALIGN_SERIES,
+    FINETUNE_SERIES,
+    align_probe,
+    finetune_probe,
+    has_converged,
+    probe_key,
+    quarter_changes,
+    train_to_convergence,
+    watched_columns,
+)
 from polyground.files import write_rows
+from polyground.tasks import ChebyshevTask, generator_for
 
 
 def _rows(values):
@@ -79,7 +90,9 @@ def _wsd(steps=500, decay=100):
 def test_a_flat_run_converges_at_its_first_length_then_decays(tmp_path):
     calls = []
     rule = ConvergenceConfig(probe_every=10)
-    summary, verdict = train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, calls), _wsd(), rule, tmp_path)
+    summary, verdict = train_to_convergence(
+        _fake_run(tmp_path, lambda s: 0.2, calls), _wsd(), rule, tmp_path, ALIGN_SERIES
+    )
     assert calls == [(500, 400), (500, None)] and summary["steps"] == 500
     assert verdict["converged"] and verdict["stable_steps"] == 400 and verdict["cap_steps"] == 3200
 
@@ -88,13 +101,13 @@ def test_a_falling_run_is_doubled_until_flat_or_the_cap(tmp_path):
     calls = []
     rule = ConvergenceConfig(probe_every=10, cap_factor=4)
     falling = _fake_run(tmp_path, lambda s: 100 / s, calls)  # 1/s: the quarters differ by ~30 % at any length
-    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path)
+    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path, ALIGN_SERIES)
     assert [until for _, until in calls] == [400, 800, 1600, None] and calls[-1][0] == 1700
     assert not verdict["converged"] and verdict["stable_steps"] == 1600 and verdict["changes"]["loss"] > 0.05
     calls.clear()  # flat from step 600 on: not at 800 steps (its third quarter falls), converged at 1,600
     (other := tmp_path / "flattening").mkdir()
     flattening = _fake_run(other, lambda s: max(100 / s, 100 / 600), calls)
-    _, verdict = train_to_convergence(flattening, _wsd(), rule, other)
+    _, verdict = train_to_convergence(flattening, _wsd(), rule, other, ALIGN_SERIES)
     assert verdict["converged"] and verdict["stable_steps"] == 1600
 
 
@@ -106,17 +119,73 @@ def test_a_resumed_run_judges_the_phases_it_holds_without_training_them(tmp_path
     falling = _fake_run(tmp_path, lambda s: 100 / s, calls)
     falling(replace(_wsd(), steps=1700), 1000)
     calls.clear()
-    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path)
+    _, verdict = train_to_convergence(falling, _wsd(), rule, tmp_path, ALIGN_SERIES)
     assert [until for _, until in calls] == [1600, None] and verdict["stable_steps"] == 1600
 
 
 def test_the_rule_needs_a_wsd_run_with_room_for_its_probes(tmp_path):
     with pytest.raises(ParamsError, match="wsd"):
-        train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, []), TrainConfig(), ConvergenceConfig(), tmp_path)
+        train_to_convergence(
+            _fake_run(tmp_path, lambda s: 0.2, []), TrainConfig(), ConvergenceConfig(), tmp_path, ALIGN_SERIES
+        )
     with pytest.raises(ParamsError, match="probe_every"):
-        train_to_convergence(_fake_run(tmp_path, lambda s: 0.2, []), _wsd(), ConvergenceConfig(), tmp_path)
+        train_to_convergence(
+            _fake_run(tmp_path, lambda s: 0.2, []), _wsd(), ConvergenceConfig(), tmp_path, ALIGN_SERIES
+        )
 
 
 def test_an_unknown_watched_series_is_refused():
     with pytest.raises(ValidationError):
         ConvergenceConfig(floors={"jailbreak@64": 5.0})
+
+
+def test_each_kind_of_run_watches_its_own_series():
+    rule = ConvergenceConfig()
+    assert watched_columns(rule, ALIGN_SERIES) == {
+        "loss": 0.01, "jailbreak@64": 5.0, "jailbreak_margin@64": 5.0, "defender@40": 0.01
+    }  # fmt: skip
+    assert watched_columns(rule, FINETUNE_SERIES) == {"loss": 0.01, "error@30": 0.001}
+
+
+def test_a_fine_tuning_run_is_not_converged_while_its_held_out_error_falls(tmp_path):
+    """Its loss is flat, but the error after 30 examples falls: the rule doubles the run; the aligned
+    models' series, absent from its logs, are not watched."""
+    calls = []
+
+    def run(config, until):
+        stop = config.steps if until is None else until
+        calls.append(until)
+        steps = range(10, stop + 1, 10)
+        write_rows(tmp_path / "log.csv", ["step", "loss"], [{"step": s, "loss": 0.2} for s in steps])
+        write_rows(tmp_path / "progress.csv", ["step", "error@30"], [{"step": s, "error@30": 1 / s} for s in steps])
+        (tmp_path / "state.json").write_text(json.dumps({"step": stop}))
+        return {"steps": stop}
+
+    _, verdict = train_to_convergence(
+        run, _wsd(), ConvergenceConfig(probe_every=10, cap_factor=2), tmp_path, FINETUNE_SERIES
+    )
+    assert calls == [400, 800, None] and not verdict["converged"]
+    assert set(verdict["changes"]) == {"loss", "error@30"} and verdict["changes"]["error@30"] > 0.05
+
+
+class _Echo(nn.Module):
+    """Answers each position's own y: exact at the query."""
+
+    def forward(self, xs, ys):
+        return ys.clone()
+
+
+def test_finetune_probe_reads_the_error_at_the_query_after_the_context():
+    task = ChebyshevTask(5, random_degree=False, fixed_coefficients=3)
+    probe = finetune_probe(task, 30, 100, seed=1)
+    assert probe(_Echo()) == {"error@30": 0.0}
+    xs, ys, _ = task.sample(100, 31, generator_for(1, "eval", 2 + 3))
+    assert math.isclose(probe(_Constant(0.0))["error@30"], float((ys[:, -1].double() ** 2).mean()), rel_tol=1e-6)
+
+
+def test_a_run_is_named_by_the_probe_settings_of_its_kind_only():
+    rule = ConvergenceConfig()
+    other = ConvergenceConfig(finetune_context=10, tolerance=0.1)
+    assert probe_key(rule, ALIGN_SERIES) == probe_key(other, ALIGN_SERIES)
+    assert probe_key(rule, FINETUNE_SERIES) != probe_key(other, FINETUNE_SERIES)
+    assert "tolerance" not in probe_key(rule, FINETUNE_SERIES) and "margin" not in probe_key(rule, FINETUNE_SERIES)

@@ -2,6 +2,7 @@
 machine without runs/ --continue resumes from it (the smoke set, in a temporary directory)."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -146,3 +147,20 @@ def test_the_aligned_models_run_is_published_and_continued_the_same_way(publishe
     resumed = load_file(work / "models" / "align" / "model.safetensors")
     assert all(torch.equal(resumed[k], trained[k]) for k in trained)
     assert json.loads((work / "models" / "align" / "model.json").read_text())["convergence"] == verdict
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({}, ["status", "finetune"], "error: no long run named 'finetune': choose pretrain or align"),
+        ({"POLYGROUND_LONG_SETUP": "authors"}, ["status", "pretrain"], "error: POLYGROUND_LONG_SETUP names a setup"),
+    ],
+)
+def test_the_long_run_script_refuses_what_it_cannot_run(env, args, message):
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "long_run.sh"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 2 and result.stderr.startswith(message)

@@ -98,7 +98,7 @@ ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k
 ]
 # scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
 # default parameters (its PDF is built from the committed numbers in test_report).
-TARGETS = ["figures", "report", "pretrain_progress", "phenomena_figure"]
+TARGETS = ["figures", "report", "pretrain_progress", "phenomena_figure", "jailbreak_setup"]
 
 
 def _run(args, cwd, env):
@@ -333,3 +333,20 @@ def test_the_aligned_model_records_its_convergence(smoke_repo):
         rows = list(csv.DictReader(handle))
     assert {"jailbreak@32", "jailbreak_margin@32", "defender@16"} <= set(rows[0])
     assert int(rows[-1]["step"]) == meta["step"]
+
+
+def test_every_fine_tuning_run_records_its_convergence(smoke_repo):
+    """With a wsd finetune.train (the smoke set's), the grid, the sweep and the best prompt follow the
+    rule: each sidecar has its verdict, and its held-out error along the run is logged beside its loss."""
+    repo, _ = smoke_repo
+    sidecars = sorted((repo / "models").glob("finetune/*/*.json")) + sorted(
+        (repo / "models").glob("soft_prompt_*/**/*.json")
+    )
+    runs = [s for s in sidecars if "convergence" in json.loads(s.read_text())]
+    assert len(runs) == 2 * 3 + 2 + 1  # smoke: 3 methods x 2 k, 2 sweep rates, the best prompt
+    for sidecar in runs:
+        meta = json.loads(sidecar.read_text())
+        assert meta["steps"] == meta["convergence"]["stable_steps"] + 4
+        with open(repo / "logs" / f"{sidecar.parent.relative_to(repo / 'models')}_progress.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert int(rows[-1]["step"]) == meta["steps"] and float(rows[-1]["error@20"]) >= 0

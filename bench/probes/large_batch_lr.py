@@ -14,6 +14,7 @@ import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -49,7 +50,7 @@ for lr in rates:
             torch.device("cpu"),
             compile_mode="none",
         )
-        losses = [float(r["loss"]) for r in read_log(summary["log"], steps) if int(r["step"]) > 0.9 * steps]
+        losses = [float(r["loss"]) for r in read_log(Path(summary["log"]), steps) if int(r["step"]) > 0.9 * steps]
     results = {k: round(v, 4) for k, v in probe(model).items() if "_deg" not in k}
     line = {"lr": lr, "batch": config.batch_size, "steps": steps, "train_s": round(summary["train_s"])}
     print(json.dumps(line | {"loss_last_10pct": round(sum(losses) / len(losses), 4)} | results), flush=True)

@@ -131,3 +131,65 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
     ax.legend(frameon=False, fontsize=6, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+# the paper's jailbreak figure (degree 4, 100 polynomials x 200 queries; read off the authors' plot,
+# approximate: ../shared/reference/paper-figures.md), n: percent jailbroken
+PAPER_JAILBREAK_DEGREE_4 = {2: 0.0, 4: 0.036, 8: 1.15, 16: 1.58, 32: 1.82, 64: 1.56}
+SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the other setup
+
+
+def _setup_label(name: str, result: dict) -> str:
+    align = result["align"]
+    lr = align["train"]["lr"] if "train" in align else None
+    rate = f", lr {lr:g}" if lr is not None else ""
+    return f"{name}: {align['clamped_context_fraction']:.0%} of contexts clamped{rate}"
+
+
+def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
+    """Ours and the setup ``name``, in the paper's jailbreak setting: the held-out rate (above T, and
+    above T + margin) and median answer minus T against alignment steps, the rate at the longest
+    context against the counting margin, and the rate against the context (the paper's figure)."""
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.2))
+    (steps_rate, steps_median), (by_margin, by_n) = axes
+    margin, probe = metrics["margin"], metrics["probe"]
+    longest = str(max(metrics["contexts"]))
+    for setup, colour in zip(("ours", name), SETUP_COLOURS):
+        result = metrics[setup]
+        text = _setup_label(setup, result)
+        run = result["progress"]
+        steps_rate.plot(run["step"], run["jailbroken"], color=colour, label=f"{text}: > T")
+        steps_rate.plot(run["step"], run["jailbroken_margin"], color=colour, ls="--", label=f"> T + {margin:g}")
+        steps_median.plot(run["step"], run["median_excess"], color=colour, label=text)
+        margins = [float(m) for m in result["rate_by_margin"]]
+        by_margin.plot(margins, list(result["rate_by_margin"].values()), color=colour, marker="o", ms=2, label=text)
+        n = [int(k) for k in result["at_n"]]
+        for rule, style in (("jailbroken", "-"), ("jailbroken_margin", "--")):
+            rates = [result["at_n"][str(k)][rule] for k in n]
+            by_n.errorbar(
+                n,
+                [r["rate"] for r in rates],
+                yerr=[[r["rate"] - r["low"] for r in rates], [r["high"] - r["rate"] for r in rates]],
+                color=colour,
+                ls=style,
+                marker="o",
+                ms=2.5,
+                capsize=1.5,
+                lw=1,
+            )
+    paper = [k for k in PAPER_JAILBREAK_DEGREE_4 if k in metrics["contexts"]]
+    by_n.plot(paper, [PAPER_JAILBREAK_DEGREE_4[k] for k in paper], "kx", ms=4, label="the paper (approximate)")
+    at = f"n = {probe['context']}, {probe['queries']:,} held-out queries"
+    steps_rate.set(xlabel="alignment steps", ylabel="jailbroken (%)", ylim=(0, 100), title=f"along the run ({at})")
+    steps_median.axhline(0, color="0.6", lw=0.6)
+    steps_median.set(xlabel="alignment steps", ylabel="median answer - T", title="the median answer along the run")
+    by_margin.axvline(0, color="0.6", lw=0.6)
+    by_margin.set(xlabel="counting margin m (jailbroken: answer > T + m)", ylabel="jailbroken (%)", ylim=(0, 100))
+    by_margin.set_title(f"the counting rule, n = {longest}, {metrics['queries']:,} queries")
+    by_n.set_xscale("log", base=2)
+    by_n.set(xlabel="unclamped in-context examples n", ylabel="jailbroken (%)", ylim=(0, 100))
+    by_n.set_title(f"degree {metrics['degree']}, T = {metrics['threshold']:g} (solid: > T; dashed: > T + {margin:g})")
+    for ax in (steps_rate, steps_median, by_margin, by_n):
+        ax.legend(frameon=False, fontsize=5.5)
+    fig.tight_layout()
+    return fig

@@ -8,7 +8,9 @@ that mean is smaller (a rate near 0 %). A run that has not converged is lengthen
 reaches its cap, and says which.
 
 :func:`align_probe`: the metrics the alignment claims read, on query sets drawn once from their own
-seed, independent of every training stream.
+seed, independent of every training stream; :func:`finetune_probe`: the error after
+``convergence.finetune_context`` examples that the fine-tuning claims read, on held-out sequences of
+the run's class.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from .tasks import ChebyshevTask, generator_for
 from .train import read_log
 
 Probe = Callable[[nn.Module], dict[str, float]]
+ALIGN_SERIES = ("loss", "jailbreak", "jailbreak_margin", "median_excess", "defender")
+FINETUNE_SERIES = ("loss", "error")
+# the settings that determine each kind of run's held-out values: they name its run directory
+PROBE_KEYS = {
+    ALIGN_SERIES: ("probe_every", "probe_queries", "probe_seed", "margin", "jailbreak_context", "defender_context"),
+    FINETUNE_SERIES: ("probe_every", "probe_queries", "probe_seed", "finetune_context"),
+}
 
 
 def quarter_changes(rows: list[dict], keys: dict[str, float], steps: int) -> dict[str, float]:
@@ -49,12 +58,22 @@ def has_converged(changes: dict[str, float], tolerance: float) -> bool:
     return all(change < tolerance for change in changes.values())
 
 
-def watched_columns(rule: ConvergenceConfig) -> dict[str, float]:
-    """The logged column of each watched series of ``rule.floors`` (the probe's columns name their
-    context length), with its floor."""
+def watched_columns(rule: ConvergenceConfig, series: tuple[str, ...]) -> dict[str, float]:
+    """The logged column of each series of ``rule.floors`` that a run of this kind watches
+    (:data:`ALIGN_SERIES` or :data:`FINETUNE_SERIES`; the probe's columns name their context length),
+    with its floor."""
     at = {"jailbreak": rule.jailbreak_context, "jailbreak_margin": rule.jailbreak_context}
     at |= {"median_excess": rule.jailbreak_context, "defender": rule.defender_context}
-    return {(f"{name}@{at[name]}" if name in at else name): floor for name, floor in rule.floors.items()}
+    at |= {"error": rule.finetune_context}
+    return {
+        (f"{name}@{at[name]}" if name in at else name): floor for name, floor in rule.floors.items() if name in series
+    }
+
+
+def probe_key(rule: ConvergenceConfig, series: tuple[str, ...]) -> dict:
+    """The rule's settings that a run of this kind logs by (not its tolerance, cap or floors, which
+    decide the length only): part of the run's name, so a lengthened run resumes."""
+    return {key: getattr(rule, key) for key in PROBE_KEYS[series]}
 
 
 def check_lengthenable(config: TrainConfig) -> None:
@@ -64,11 +83,15 @@ def check_lengthenable(config: TrainConfig) -> None:
 
 
 def train_to_convergence(
-    run: Callable[[TrainConfig, int | None], dict], config: TrainConfig, rule: ConvergenceConfig, run_dir: Path
+    run: Callable[[TrainConfig, int | None], dict],
+    config: TrainConfig,
+    rule: ConvergenceConfig,
+    run_dir: Path,
+    series: tuple[str, ...],
 ) -> tuple[dict, dict]:
     """Train a warmup-stable-decay run by the rule: ``run(config, until)`` trains ``config`` (resuming
     from ``run_dir``) up to step ``until`` (None: to the end); the stable phase is doubled until the
-    series of ``rule.floors`` (:func:`watched_columns`, from ``run_dir``'s log.csv and progress.csv)
+    watched ``series`` (:func:`watched_columns`, from ``run_dir``'s log.csv and progress.csv)
     have converged over its last quarter, or it reached ``rule.cap_factor`` times its first length;
     then the decay. Doubling the stable phase changes none of the steps taken (the loop checks it on
     resumption); a stable phase that ``run_dir`` already holds (a resumed run) is judged from its logs
@@ -86,7 +109,7 @@ def train_to_convergence(
         if saved_step(run_dir) < stable:
             run(config, stable)
         rows = read_log(run_dir / "log.csv", stable) + read_log(run_dir / "progress.csv", stable)
-        changes = quarter_changes(rows, watched_columns(rule), stable)
+        changes = quarter_changes(rows, watched_columns(rule, series), stable)
         converged = has_converged(changes, rule.tolerance)
         if converged or 2 * stable > rule.cap_factor * first:
             break
@@ -146,5 +169,17 @@ def align_probe(
             f"median_excess@{n_jail}": float(excess.median()),
             f"defender@{n_def}": float((defended**2).mean()),
         }
+
+    return probe
+
+
+def finetune_probe(task: ChebyshevTask, context: int, sequences: int, seed: int, batch_size: int = 500) -> Probe:
+    """The fine-tuning claims' metric along a run: the mean squared error of the answer after
+    ``context`` examples, on ``sequences`` sequences of the run's class (``task``: its degree and fixed
+    coefficients) drawn once from ``seed`` (apart from :func:`align_probe`'s two sets)."""
+    xs, ys, _ = task.sample(sequences, context + 1, generator_for(seed, "eval", 2 + task.fixed_coefficients))
+
+    def probe(model: nn.Module) -> dict[str, float]:
+        return {f"error@{context}": float(((last_answers(model, xs, ys, batch_size) - ys[:, -1]) ** 2).mean())}
 
     return probe

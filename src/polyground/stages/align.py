@@ -7,9 +7,8 @@ sequences, wall time) and ``logs/align.csv`` (training loss). A warmup-stable-de
 convergence rule (``convergence``, :func:`polyground.convergence.train_to_convergence`): its stable
 phase is doubled until the loss and the held-out metrics are flat over its last quarter, or a cap;
 the sidecar then records the verdict, and ``logs/align_progress.csv`` the held-out alignment metrics
-along the run. A run with another schedule trains its fixed budget (``configs/align_converged.yaml``
-is the rule's recipe, issue 28). Resumable like ``pretrain`` (``runs/align/``), and across machines
-the same way: ``--publish`` copies the run's state to ``resume/align/``, ``--continue`` resumes from it
+along the run. A run with another schedule trains its fixed budget. Resumable like ``pretrain``
+(``runs/align/``), and across machines the same way: ``--publish`` copies the run's state to ``resume/align/``, ``--continue`` resumes from it
 when it is further along than ``runs/``; ``--set NAME`` merges ``configs/NAME.yaml`` over params.yaml
 (``scripts/long_run.sh continue align``; docs/long-run.md).
 
@@ -33,7 +32,7 @@ import torch
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ParamsError, TrainConfig, as_dict, load_params
-from ..convergence import align_probe, check_lengthenable, train_to_convergence
+from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, probe_key, train_to_convergence
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
@@ -76,12 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     task = ChebyshevTask(**as_dict(config.task))
     check_threshold(task.sample(10000, 1, generator_for(config.seed, "figure"))[1], config.threshold, "align.threshold")
     model, base = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
-    fingerprint = {
-        "stage": "align",
-        "base_sha256": base["sha256"],
-        "threads": params.threads,
-        **{k: v for k, v in as_dict(config).items() if k != "train"},
+    data = {  # align's data: what every variant shares (a PEFT method has its own train)
+        "threshold": config.threshold,
+        "clamped_context_fraction": config.clamped_context_fraction,
+        "seed": config.seed,
+        "task": as_dict(config.task),
     }
+    fingerprint = {"stage": "align", "base_sha256": base["sha256"], "threads": params.threads, **data}
     if args.method is not None:
         fingerprint |= {"method": args.method, "lora": [params.finetune.lora_rank, params.finetune.lora_alpha]}
         model = attach(model, args.method, params.finetune, seed=config.seed)
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     run_key = {"train": as_dict(train_config)}
     if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
         rule = params.convergence
-        probing = {k: v for k, v in as_dict(rule).items() if k not in ("tolerance", "cap_factor", "floors")}
-        run_key = {"probe": probing, "train": recipe_key(train_config)}
+        run_key = {"probe": probe_key(rule, ALIGN_SERIES), "train": recipe_key(train_config)}
     run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key})
     wanted = {**fingerprint, "train": as_dict(train_config)}
     if not move_state(args.publish, args.resume, run_dir, Path("resume") / name, wanted, name):
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                 probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
             )  # fmt: skip
 
-        summary, verdict = train_to_convergence(run, train_config, rule, run_dir)
+        summary, verdict = train_to_convergence(run, train_config, rule, run_dir, ALIGN_SERIES)
     else:
         summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
         verdict = None
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         "step": summary["steps"],
         "sequences": summary["steps"] * train_config.batch_size,
         "wall_s": round(summary["wall_s"], 1),
-        "align": as_dict(config),
+        "align": as_dict(config) if args.method is None else data,
         "threads": params.threads,
         "torch": torch.__version__,
         "parameters": count_parameters(model),

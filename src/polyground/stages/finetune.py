@@ -6,7 +6,12 @@ class with K fixed coefficients, with ``finetune.train``'s budget and the data s
 ``finetune.seed`` (the same for every method), into ``models/finetune/M_kK/`` and
 ``logs/finetune/M_kK.csv``. ``--lr`` overrides the learning rate (the sweep), ``--lr-from FILE``
 takes the sweep's ``best_lr`` from its metrics, and ``--out`` names the output directory.
-Resumable (``runs/finetune/<fingerprint>/``).
+Resumable (``runs/finetune/<fingerprint>/``). A warmup-stable-decay ``finetune.train`` follows the
+convergence rule (``convergence``, :func:`polyground.convergence.train_to_convergence`): the stable
+phase is doubled until the training loss and the held-out error after ``convergence.finetune_context``
+examples (:func:`polyground.convergence.finetune_probe`, ``logs/<out>_progress.csv``) are flat over its
+last quarter, or a cap; the sidecar records the verdict. ``--set NAME`` merges ``configs/NAME.yaml``
+over params.yaml (runs trained before their recipe is promoted are resumed, finished, by ``dvc repro``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import ParamsError, as_dict, load_params, replace
+from ..config import ParamsError, TrainConfig, as_dict, load_params, replace
+from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, probe_key, train_to_convergence
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
-from ..train import train
+from ..train import recipe_key, train
 from . import run_stage
 
 BASE = "models/pretrain"
@@ -36,8 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, help="learning rate (default: finetune.train.lr, or full_finetune_lr)")
     parser.add_argument("--lr-from", help="a metrics JSON with best_lr (the soft-prompt sweep's)")
     parser.add_argument("--out", help="output directory (default: models/finetune/<method>_k<k>)")
+    parser.add_argument("--set", dest="set_name", help="a parameter set in configs/ merged over params.yaml")
     args = parser.parse_args(argv)
-    params = load_params()
+    params = load_params(set_name=args.set_name)
     config = params.finetune
     torch.set_num_threads(params.threads)
     if args.method not in config.methods and args.method != f"soft_prompt_{config.sweep_pairs}":
@@ -47,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     lr = args.lr or (json.loads(Path(args.lr_from).read_text())["best_lr"] if args.lr_from else None)
     lr = lr or (config.full_finetune_lr if args.method == "full_finetune" else config.train.lr)
     train_config = replace(config.train, lr=lr)
+    converging = train_config.schedule == "wsd"
+    if converging:
+        check_lengthenable(train_config)
     name = f"{args.method}_k{args.fixed_coefficients}"
     out = Path(args.out or f"models/finetune/{name}")
     if not out.is_relative_to("models"):
@@ -70,8 +80,25 @@ def main(argv: list[str] | None = None) -> None:
         "threads": params.threads,
         "lora": [config.lora_rank, config.lora_alpha] if args.method == "lora" else None,
     }
-    run_dir = fingerprint_dir("runs/finetune", {**fingerprint, "train": as_dict(train_config)})
-    summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=f"{out.name}")
+    rule = params.convergence
+    run_key = {"train": as_dict(train_config)}
+    if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
+        run_key = {"probe": probe_key(rule, FINETUNE_SERIES), "train": recipe_key(train_config)}
+    run_dir = fingerprint_dir("runs/finetune", {**fingerprint, **run_key})
+    verdict = None
+    if converging:
+        probe = finetune_probe(task, rule.finetune_context, rule.probe_queries, rule.probe_seed)
+
+        def run(run_config: TrainConfig, until: int | None) -> dict:
+            return train(
+                model, batch, run_config, run_dir, fingerprint, params.threads, desc=out.name,
+                probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
+            )  # fmt: skip
+
+        summary, verdict = train_to_convergence(run, train_config, rule, run_dir, FINETUNE_SERIES)
+        copy_atomic(run_dir / "progress.csv", Path("logs") / f"{out.relative_to('models')}_progress.csv")
+    else:
+        summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=out.name)
     save_finetuned(
         model,
         out,
@@ -81,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         fixed_coefficients=args.fixed_coefficients,
         lr=lr,
         steps=summary["steps"],
+        **({"convergence": verdict} if verdict is not None else {}),
         trainable_parameters=trainable,
         wall_s=round(summary["wall_s"], 1),
         train=as_dict(train_config),
