@@ -8,8 +8,9 @@ convergence rule (``convergence``, :func:`polyground.convergence.train_to_conver
 phase is doubled until the loss and the held-out metrics are flat over its last quarter, or a cap;
 the sidecar then records the verdict, and ``logs/align_progress.csv`` the held-out alignment metrics
 along the run. A run with another schedule trains its fixed budget. Resumable like ``pretrain``
-(``runs/align/``), and across machines the same way: ``--publish`` copies the run's state to ``resume/align/``, ``--continue`` resumes from it
-when it is further along than ``runs/``; ``--set NAME`` merges ``configs/NAME.yaml`` over params.yaml
+(``runs/align/``), and across machines the same way: ``--publish`` copies the run's state to
+``resume/align/``, ``--continue`` resumes from it when it is further along than ``runs/``;
+``--set NAME`` merges ``configs/NAME.yaml`` over params.yaml
 (``scripts/long_run.sh continue align``; docs/long-run.md).
 
 ``--method M`` (stage ``align_peft``, M in ``align_peft.methods``: ``lora`` or ``soft_prompt_<P>``)
