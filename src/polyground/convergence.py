@@ -62,11 +62,12 @@ def watched_columns(rule: ConvergenceConfig, series: tuple[str, ...]) -> dict[st
     """The logged column of each series of ``rule.floors`` that a run of this kind watches
     (:data:`ALIGN_SERIES` or :data:`FINETUNE_SERIES`; the probe's columns name their context length),
     with its floor."""
-    at = {"jailbreak": rule.jailbreak_context, "jailbreak_margin": rule.jailbreak_context}
-    at |= {"median_excess": rule.jailbreak_context, "defender": rule.defender_context}
-    at |= {"error": rule.finetune_context}
+    at = {name: "jailbreak_context" for name in ("jailbreak", "jailbreak_margin", "median_excess")}
+    at |= {"defender": "defender_context", "error": "finetune_context"}  # read only where watched (dvc params)
     return {
-        (f"{name}@{at[name]}" if name in at else name): floor for name, floor in rule.floors.items() if name in series
+        (f"{name}@{getattr(rule, at[name])}" if name in at else name): floor
+        for name, floor in rule.floors.items()
+        if name in series
     }
 
 
