@@ -1,12 +1,13 @@
-"""Probe (issue 29): the GPU recipe's peak rate at its batch, on the CPU with the small model.
+"""Probe (issue 29): the GPU recipe's peak rate at its batch, with the small model.
 
 The GPU recipe (configs/gpu.yaml: batch 1,024, Adam beta2 0.95, the compressed curriculum) through the
-GPU path's loop (polyground.fast_train.train_fast; eager fp32 on the CPU), with the model-size study's
-small model (params.yaml model_sizes.small, 0.21M parameters) instead of the paper size, shortened to
-STEPS steps (WARM warmup steps, then constant, then a linear decay to 0 over the last DECAY), for each
-peak rate LR. At the end: the progress set's error (pretrain.progress: 2,000 sequences, seed 20240731)
-after 5 / 10 / 20 / 30 / 80 examples, and the training loss over the last 10 % of the steps, one JSON
-line per rate. Same model initialisation and data stream for every rate.
+GPU path's loop (polyground.fast_train.train_fast; eager fp32 on the CPU, on CUDA where there is one,
+with its compile mode), with the model-size study's small model (params.yaml model_sizes.small, 0.21M
+parameters) instead of the paper size, shortened to STEPS steps (WARM warmup steps, then constant, then
+a linear decay to 0 over the last DECAY), for each peak rate LR. At the end: the progress set's error
+(pretrain.progress: 2,000 sequences, seed 20240731) after 5 / 10 / 20 / 30 / 80 examples, and the
+training loss over the last 10 % of the steps, one JSON line per rate. Same model initialisation and
+data stream for every rate.
     python bench/probes/large_batch_lr.py STEPS WARM DECAY LR [LR ...]
 """
 
@@ -32,6 +33,7 @@ torch.set_num_threads(params.threads)
 task = ChebyshevTask(**as_dict(params.pretrain.task))
 probe = progress_probe(task, params.pretrain.progress)
 size = params.size_model("small")
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 for lr in rates:
     config = params.pretrain.train.model_copy(
         update={"steps": steps, "warmup_steps": warm, "decay_steps": decay, "lr": lr, "log_every": 10}
@@ -43,12 +45,12 @@ for lr in rates:
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train_fast(
             model,
-            pretraining_batches(task, config.curriculum, params.seed, "cpu"),
+            pretraining_batches(task, config.curriculum, params.seed, device),
             config,
             run_dir,
             {"probe": "large_batch_lr", "model": as_dict(size)},
-            torch.device("cpu"),
-            compile_mode="none",
+            device,
+            compile_mode="none" if device.type == "cpu" else "reduce-overhead",
         )
         losses = [float(r["loss"]) for r in read_log(Path(summary["log"]), steps) if int(r["step"]) > 0.9 * steps]
     results = {k: round(v, 4) for k, v in probe(model).items() if "_deg" not in k}
