@@ -17,6 +17,7 @@ from polyground.convergence import (
     has_converged,
     probe_key,
     quarter_changes,
+    run_key,
     train_to_convergence,
     watched_columns,
 )
@@ -189,3 +190,10 @@ def test_a_run_is_named_by_the_probe_settings_of_its_kind_only():
     assert probe_key(rule, ALIGN_SERIES) == probe_key(other, ALIGN_SERIES)
     assert probe_key(rule, FINETUNE_SERIES) != probe_key(other, FINETUNE_SERIES)
     assert "tolerance" not in probe_key(rule, FINETUNE_SERIES) and "margin" not in probe_key(rule, FINETUNE_SERIES)
+    # a run by the rule is named by its recipe, not its length: a lengthened run resumes
+    wsd = TrainConfig(steps=1200, schedule="wsd", decay_steps=200)
+    longer = replace(wsd, steps=2200)
+    assert run_key(wsd, rule, FINETUNE_SERIES) == run_key(longer, rule, FINETUNE_SERIES)
+    assert run_key(wsd, rule, FINETUNE_SERIES) != run_key(wsd, other, FINETUNE_SERIES)
+    cosine = TrainConfig(steps=1200)
+    assert run_key(cosine, rule, FINETUNE_SERIES) != run_key(replace(cosine, steps=2200), rule, FINETUNE_SERIES)

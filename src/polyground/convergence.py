@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from .alignment import jailbreak_queries
-from .config import ConvergenceConfig, ParamsError, TrainConfig, replace
+from .config import ConvergenceConfig, ParamsError, TrainConfig, as_dict, replace
+from .curriculum import BatchFn
 from .resume import saved_step
 from .tasks import ChebyshevTask, generator_for
-from .train import read_log
+from .train import read_log, recipe_key, train
 
 Probe = Callable[[nn.Module], dict[str, float]]
 ALIGN_SERIES = ("loss", "jailbreak", "jailbreak_margin", "median_excess", "defender")
@@ -75,6 +76,15 @@ def probe_key(rule: ConvergenceConfig, series: tuple[str, ...]) -> dict:
     """The rule's settings that a run of this kind logs by (not its tolerance, cap or floors, which
     decide the length only): part of the run's name, so a lengthened run resumes."""
     return {key: getattr(rule, key) for key in PROBE_KEYS[series]}
+
+
+def run_key(config: TrainConfig, rule: ConvergenceConfig, series: tuple[str, ...]) -> dict:
+    """The training part of a run directory's name: a run by the rule (warmup-stable-decay) is named by
+    its recipe and its probe's settings, not by its length or the rule's tolerance, cap and floors
+    (which decide the length only), so that a lengthened run resumes; any other run by its config."""
+    if config.schedule != "wsd":
+        return {"train": as_dict(config)}
+    return {"probe": probe_key(rule, series), "train": recipe_key(config)}
 
 
 def check_lengthenable(config: TrainConfig) -> None:
@@ -127,6 +137,30 @@ def train_to_convergence(
         + ", ".join(f"{k} {v:.3f}" for k, v in changes.items())
     )
     return run(config, None), verdict
+
+
+def train_by_rule(
+    model: nn.Module,
+    batch: BatchFn,
+    config: TrainConfig,
+    run_dir: Path,
+    fingerprint: dict,
+    threads: int,
+    desc: str,
+    rule: ConvergenceConfig,
+    series: tuple[str, ...],
+    probe: Probe,
+) -> tuple[dict, dict]:
+    """:func:`train_to_convergence` with :func:`polyground.train.train` as the run: ``probe`` logged at
+    step 1 and every ``rule.probe_every`` steps (``run_dir``'s progress.csv)."""
+
+    def run(run_config: TrainConfig, until: int | None) -> dict:
+        return train(
+            model, batch, run_config, run_dir, fingerprint, threads, desc=desc,
+            probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
+        )  # fmt: skip
+
+    return train_to_convergence(run, config, rule, run_dir, series)
 
 
 def last_answers(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -32,15 +32,15 @@ import torch
 
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import ParamsError, TrainConfig, as_dict, load_params
-from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, probe_key, train_to_convergence
+from ..config import ParamsError, as_dict, load_params
+from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, run_key, train_by_rule
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import ALIGN, PRETRAIN
 from ..resume import move_state
 from ..tasks import ChebyshevTask, generator_for
-from ..train import recipe_key, train
+from ..train import train
 from . import run_stage
 
 
@@ -90,11 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
     name = "align" if args.method is None else f"align_peft/{args.method}"
     name = name if args.setup is None else f"align_setups/{args.setup}"
-    run_key = {"train": as_dict(train_config)}
-    if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
-        rule = params.convergence
-        run_key = {"probe": probe_key(rule, ALIGN_SERIES), "train": recipe_key(train_config)}
-    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key})
+    rule = params.convergence
+    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key(train_config, rule, ALIGN_SERIES)})
     wanted = {**fingerprint, "train": as_dict(train_config)}
     if not move_state(args.publish, args.resume, run_dir, Path("resume") / name, wanted, name):
         return
@@ -103,14 +100,10 @@ def main(argv: list[str] | None = None) -> None:
             config.threshold, rule.margin, rule.probe_queries, rule.probe_seed,
             jailbreak_context=rule.jailbreak_context, defender_context=rule.defender_context,
         )  # fmt: skip
-
-        def run(run_config: TrainConfig, until: int | None) -> dict:
-            return train(
-                model, batch, run_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"),
-                probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
-            )  # fmt: skip
-
-        summary, verdict = train_to_convergence(run, train_config, rule, run_dir, ALIGN_SERIES)
+        summary, verdict = train_by_rule(
+            model, batch, train_config, run_dir, fingerprint, params.threads, name.replace("/", "_"),
+            rule, ALIGN_SERIES, probe,
+        )  # fmt: skip
     else:
         summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=name.replace("/", "_"))
         verdict = None

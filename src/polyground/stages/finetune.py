@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import ParamsError, TrainConfig, as_dict, load_params, replace
-from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, probe_key, train_to_convergence
+from ..config import ParamsError, as_dict, load_params, replace
+from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, run_key, train_by_rule
 from ..files import copy_atomic, fingerprint_dir
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..tasks import ChebyshevTask, generator_for
-from ..train import recipe_key, train
+from ..train import train
 from . import run_stage
 
 BASE = "models/pretrain"
@@ -81,21 +81,13 @@ def main(argv: list[str] | None = None) -> None:
         "lora": [config.lora_rank, config.lora_alpha] if args.method == "lora" else None,
     }
     rule = params.convergence
-    run_key = {"train": as_dict(train_config)}
-    if converging:  # the rule's tolerance and cap decide the length only: not in the run's name
-        run_key = {"probe": probe_key(rule, FINETUNE_SERIES), "train": recipe_key(train_config)}
-    run_dir = fingerprint_dir("runs/finetune", {**fingerprint, **run_key})
+    run_dir = fingerprint_dir("runs/finetune", {**fingerprint, **run_key(train_config, rule, FINETUNE_SERIES)})
     verdict = None
     if converging:
         probe = finetune_probe(task, rule.finetune_context, rule.probe_queries, rule.probe_seed)
-
-        def run(run_config: TrainConfig, until: int | None) -> dict:
-            return train(
-                model, batch, run_config, run_dir, fingerprint, params.threads, desc=out.name,
-                probe=probe, probe_every=rule.probe_every, probe_steps=frozenset({1}), until=until,
-            )  # fmt: skip
-
-        summary, verdict = train_to_convergence(run, train_config, rule, run_dir, FINETUNE_SERIES)
+        summary, verdict = train_by_rule(
+            model, batch, train_config, run_dir, fingerprint, params.threads, out.name, rule, FINETUNE_SERIES, probe
+        )
         copy_atomic(run_dir / "progress.csv", Path("logs") / f"{out.relative_to('models')}_progress.csv")
     else:
         summary = train(model, batch, train_config, run_dir, fingerprint, params.threads, desc=out.name)
