@@ -141,9 +141,7 @@ SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the
 
 def _setup_label(name: str, result: dict) -> str:
     align = result["align"]
-    lr = align["train"]["lr"] if "train" in align else None
-    rate = f", lr {lr:g}" if lr is not None else ""
-    return f"{name}: {align['clamped_context_fraction']:.0%} of contexts clamped{rate}"
+    return f"{name}: {align['clamped_context_fraction']:.0%} of contexts clamped, lr {align['train']['lr']:g}"
 
 
 def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:

@@ -134,15 +134,23 @@ def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str
     return model.eval(), meta
 
 
+def load_aligned(params, directory: str | Path, base_meta: dict) -> tuple[torch.nn.Module, dict]:
+    """An aligned checkpoint (``align``'s or an ``align_setup``'s; verified), refusing one aligned from
+    another base than ``base_meta``'s."""
+    aligned, meta = load_checkpoint(directory, params.model, stage="align")
+    if meta.get("base_sha256") != base_meta["sha256"]:
+        stage = "align" if Path(directory) == Path(ALIGN) else f"align_setup@{Path(directory).name}"
+        raise CheckpointError(
+            f"{directory} was fine-tuned from another base checkpoint than {PRETRAIN}: rebuild it with "
+            f"`dvc repro {stage}`"
+        )
+    return aligned, meta
+
+
 def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Module, dict]:
     """The base and aligned checkpoints (verified), refusing an aligned model of another base."""
     base, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
-    aligned, aligned_meta = load_checkpoint(ALIGN, params.model, stage="align")
-    if aligned_meta.get("base_sha256") != base_meta["sha256"]:
-        raise CheckpointError(
-            f"{ALIGN} was fine-tuned from another base checkpoint than {PRETRAIN}: rebuild it with `dvc repro align`"
-        )
-    return base, base_meta, aligned, aligned_meta
+    return base, base_meta, *load_aligned(params, ALIGN, base_meta)
 
 
 def aligned_models(params) -> dict[str, tuple[torch.nn.Module, str]]:

@@ -28,6 +28,7 @@ from ..checkpoint import load_checkpoint
 from ..config import ParamsError, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json
+from ..finetune import load_aligned
 from ..paths import ALIGN, PRETRAIN
 from ..plotting import STYLE, save
 from ..tasks import ChebyshevTask, generator_for
@@ -93,9 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     _, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     for setup, directory in directories.items():
-        model, meta = load_checkpoint(directory, params.model, stage="align")
-        if meta.get("base_sha256") != base_meta["sha256"]:
-            raise StageError(f"{directory} was aligned from another base than {PRETRAIN}: rebuild it (dvc repro)")
+        model, meta = load_aligned(params, directory, base_meta)
         predicted = nested_context_predictions(for_evaluation(model), xs, ys, config.contexts, config.batch_size)
         metrics[setup] = {
             **answers_report(
