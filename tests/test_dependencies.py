@@ -72,7 +72,7 @@ def stage_code() -> list[tuple[str, str, list[str]]]:
     items are empty, as align_setups is until a setup is promoted): name, command, deps."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     return [
-        (name, body["cmd"], [d for d in body.get("deps", [])])
+        (name, body["cmd"], list(body.get("deps", [])))
         for name, stage in stages.items()
         for body in [stage.get("do", stage)]
     ]

@@ -56,6 +56,10 @@ PRODUCED = [
     "metrics/align/defender.csv",
     "metrics/jailbreak.json",
     "metrics/jailbreak.csv",
+    "logs/align_setups/authors_progress.csv",  # the smoke set's align_setups (configs/smoke.yaml)
+    "metrics/jailbreak_setups/authors.json",
+    "figures/jailbreak_setup_authors.png",
+    "figures/jailbreak_setup_authors.pdf",
     "metrics/soft_prompt_sweep.json",
     "metrics/soft_prompt_sweep.csv",
     "metrics/finetune.json",
@@ -87,6 +91,7 @@ CHECKPOINTS = [
     "models/pretrain_tiny",
     "models/pretrain_small",
     "models/align",
+    "models/align_setups/authors",
     "models/finetune/full_finetune_k0",
 ]
 ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
