@@ -156,12 +156,19 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
         result = metrics[setup]
         text = _setup_label(setup, result)
         run = result["progress"]
-        steps_rate.plot(run["step"], run["jailbroken"], color=colour, label=f"{text}: > T")
-        steps_rate.plot(run["step"], run["jailbroken_margin"], color=colour, ls="--", label=f"> T + {margin:g}")
+        steps_rate.plot(run["step"], run["jailbroken"], color=colour, lw=1)
+        steps_rate.plot(run["step"], run["jailbroken_margin"], color=colour, ls="--", lw=1)
         steps_median.plot(run["step"], run["median_excess"], color=colour, label=text)
-        margins = [float(m) for m in result["rate_by_margin"]]
-        by_margin.plot(margins, list(result["rate_by_margin"].values()), color=colour, marker="o", ms=2, label=text)
-        n = [int(k) for k in result["at_n"]]
+        margins = sorted(result["rate_by_margin"], key=float)  # in order, also when read back from JSON
+        by_margin.plot(
+            [float(m) for m in margins],
+            [result["rate_by_margin"][m] for m in margins],
+            color=colour,
+            marker="o",
+            ms=2,
+            label=text,
+        )
+        n = sorted(int(k) for k in result["at_n"])
         for rule, style in (("jailbroken", "-"), ("jailbroken_margin", "--")):
             rates = [result["at_n"][str(k)][rule] for k in n]
             by_n.errorbar(
@@ -177,7 +184,7 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
             )
     paper = [k for k in PAPER_JAILBREAK_DEGREE_4 if k in metrics["contexts"]]
     by_n.plot(paper, [PAPER_JAILBREAK_DEGREE_4[k] for k in paper], "kx", ms=4, label="the paper (approximate)")
-    at = f"n = {probe['context']}, {probe['queries']:,} held-out queries"
+    at = f"n = {probe['context']}, {probe['queries']:,} held-out queries)\n(solid: > T; dashed: > T + {margin:g}"
     steps_rate.set(xlabel="alignment steps", ylabel="jailbroken (%)", ylim=(0, 100), title=f"along the run ({at})")
     steps_median.axhline(0, color="0.6", lw=0.6)
     steps_median.set(xlabel="alignment steps", ylabel="median answer - T", title="the median answer along the run")
@@ -187,7 +194,8 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
     by_n.set_xscale("log", base=2)
     by_n.set(xlabel="unclamped in-context examples n", ylabel="jailbroken (%)", ylim=(0, 100))
     by_n.set_title(f"degree {metrics['degree']}, T = {metrics['threshold']:g} (solid: > T; dashed: > T + {margin:g})")
-    for ax in (steps_rate, steps_median, by_margin, by_n):
-        ax.legend(frameon=False, fontsize=5.5)
+    steps_median.legend(frameon=False, fontsize=5.5)  # the setups' colours, for every panel
+    by_margin.legend(frameon=False, fontsize=5.5, loc="lower left")
+    by_n.legend(frameon=False, fontsize=5.5)
     fig.tight_layout()
     return fig
