@@ -22,6 +22,7 @@ from polyground.convergence import (
     watched_columns,
 )
 from polyground.files import write_rows
+from polyground.model import InContextRegressor
 from polyground.tasks import ChebyshevTask, generator_for
 
 
@@ -197,3 +198,21 @@ def test_a_run_is_named_by_the_probe_settings_of_its_kind_only():
     assert run_key(wsd, rule, FINETUNE_SERIES) != run_key(wsd, other, FINETUNE_SERIES)
     cosine = TrainConfig(steps=1200)
     assert run_key(cosine, rule, FINETUNE_SERIES) != run_key(replace(cosine, steps=2200), rule, FINETUNE_SERIES)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the CUDA image)")
+def test_the_probes_run_on_the_models_device_and_agree_with_the_cpu():
+    """A run on a GPU probes there: its held-out sequences go to the model's device and the answers
+    come back (the first fine-tuning runs on the H200 stopped at their first probe without this)."""
+    torch.manual_seed(0)
+    model = InContextRegressor(n_embd=32, n_layer=2, n_head=2, n_positions=80)
+    probes = (
+        finetune_probe(ChebyshevTask(5, random_degree=False, fixed_coefficients=3), 30, 100, seed=1),
+        align_probe(0.5, 0.05, 100, seed=1, jailbreak_context=8, defender_context=4),
+    )
+    on_cpu = [probe(model) for probe in probes]
+    model.cuda()
+    for cpu, gpu in zip(on_cpu, [probe(model) for probe in probes]):
+        for key, value in cpu.items():
+            rate = key.startswith("jailbreak")  # a percentage: an answer within rounding of T may flip
+            assert math.isclose(gpu[key], value, rel_tol=1e-3, abs_tol=2.0 if rate else 1e-5), key

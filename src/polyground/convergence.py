@@ -164,11 +164,16 @@ def train_by_rule(
 
 
 def last_answers(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The model's answer at each sequence's last x, after the pairs before it (float64)."""
+    """The model's answer at each sequence's last x, after the pairs before it (float64, on the CPU;
+    the sequences run on the device of the model's parameters: a run on a GPU probes there)."""
+    device = next(model.parameters(), torch.empty(0)).device
     model.eval()
     with torch.inference_mode():
         return torch.cat(
-            [model(xs[i : i + batch_size], ys[i : i + batch_size])[:, -1] for i in range(0, len(xs), batch_size)]
+            [
+                model(xs[i : i + batch_size].to(device), ys[i : i + batch_size].to(device))[:, -1].cpu()
+                for i in range(0, len(xs), batch_size)
+            ]
         ).double()
 
 
