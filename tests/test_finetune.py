@@ -2,9 +2,12 @@
 
 import copy
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from polyground.checkpoint import CheckpointError, build_model, save_checkpoint
 from polyground.config import FinetuneConfig, ModelConfig
@@ -94,3 +97,26 @@ def test_soft_prompt_predictions_from_its_cached_keys_and_values_equal_the_full_
         full = model(xs, ys)
     cached = model_predictor(model, batch_size=3)(xs, ys)
     torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-6)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _device_runs(*args):
+    return subprocess.run(["bash", "scripts/gpu_finetune.sh", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_device_runs_are_the_stages_commands_under_the_set():
+    """scripts/gpu_finetune.sh runs dvc.lock's commands of the named stages (so a run on the GPU is the
+    run dvc repro resumes) under the set; anything else is refused with one error line."""
+    done = _device_runs("--print", "finetune_converged", "60", "finetune@lora-0", "soft_prompt_sweep@5e-05")
+    assert done.returncode == 0, done.stderr
+    stages = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    names = ("finetune@lora-0", "soft_prompt_sweep@5e-05")
+    expected = [stages[name]["cmd"].replace("python ", "python3 ", 1) + " --set finetune_converged" for name in names]
+    assert done.stdout.splitlines() == expected
+    for args in (["finetune_converged", "60", "align"], ["nosuch", "60", "finetune@lora-0"], ["x", "y"]):
+        refused = _device_runs("--print", *args)
+        assert (
+            refused.returncode == 2 and refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+        )
