@@ -53,6 +53,7 @@ class _Constant(nn.Module):
     def __init__(self, answer: float):
         super().__init__()
         self.answer = answer
+        self.unused = nn.Parameter(torch.zeros(()))  # a device to run on
 
     def forward(self, xs, ys):
         return torch.full_like(ys, self.answer)
@@ -172,6 +173,10 @@ def test_a_fine_tuning_run_is_not_converged_while_its_held_out_error_falls(tmp_p
 
 class _Echo(nn.Module):
     """Answers each position's own y: exact at the query."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(()))  # a device to run on
 
     def forward(self, xs, ys):
         return ys.clone()

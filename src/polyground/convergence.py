@@ -24,6 +24,7 @@ from torch import nn
 from .alignment import jailbreak_queries
 from .config import ConvergenceConfig, ParamsError, TrainConfig, as_dict, replace
 from .curriculum import BatchFn
+from .evaluate import model_predictor
 from .resume import saved_step
 from .tasks import ChebyshevTask, generator_for
 from .train import read_log, recipe_key, train
@@ -164,17 +165,9 @@ def train_by_rule(
 
 
 def last_answers(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The model's answer at each sequence's last x, after the pairs before it (float64, on the CPU;
-    the sequences run on the device of the model's parameters: a run on a GPU probes there)."""
-    device = next(model.parameters(), torch.empty(0)).device
-    model.eval()
-    with torch.inference_mode():
-        return torch.cat(
-            [
-                model(xs[i : i + batch_size].to(device), ys[i : i + batch_size].to(device))[:, -1].cpu()
-                for i in range(0, len(xs), batch_size)
-            ]
-        ).double()
+    """The model's answer at each sequence's last x, after the pairs before it (float64, on the CPU):
+    the evaluation stages' predictor, so a run on a GPU probes there."""
+    return model_predictor(model, batch_size)(xs, ys)[:, -1].double()
 
 
 def align_probe(
