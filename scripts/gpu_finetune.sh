@@ -3,9 +3,9 @@
 # commands, as dvc.lock renders them, under a parameter set, all at once on one machine (each run a
 # process; a GPU at batch 32 is mostly idle, so many share it), each stopped after SECONDS at the latest.
 # Runs keep their state every 100 steps in runs/ and resume there (carry runs/finetune to continue one).
-# $OUT gets runs.tar (the run directories, and the outputs and logs of the runs that finished) and
-# runs.log (each run's last lines). Full fine-tuning's states (~15 MB each) are too large for the
-# device tool's 16 MiB a file: run those on a CPU.
+# $OUT gets runs.tar (the run directories this call wrote, and the outputs and logs of the runs that
+# finished) and runs.log (each run's last lines). Full fine-tuning's states (~15 MB each) are too large
+# for the device tool's 16 MiB a file: run those on a CPU.
 #   scripts/gpu_finetune.sh [--print] SET SECONDS STAGE...
 #   e.g. scripts/gpu_finetune.sh finetune_converged 480 finetune@soft_prompt_50-3 soft_prompt_sweep@5e-05
 #   --print: only print the commands
@@ -40,6 +40,7 @@ PY
 if (( dry )); then echo "$commands"; exit 0; fi
 OUT="${OUT:-$(mktemp -d)}"
 logs=$(mktemp -d)
+touch "$logs/started"
 i=0
 while read -r command; do
   i=$((i + 1))
@@ -49,7 +50,8 @@ done <<<"$commands"
 wait || true
 for log in "$logs"/run*.log; do head -1 "$log"; tail -c 600 "$log" | tr '\r' '\n' | grep -v '^\s*$' | tail -4; echo; done >"$OUT/runs.log"
 mkdir -p "$logs/logs" && cp "$logs"/run*.log "$logs/logs/"
-paths=$(ls -d runs/finetune models/finetune models/soft_prompt_sweep models/soft_prompt_best logs/finetune \
+written=$(find runs/finetune -mindepth 1 -maxdepth 1 -type d -newer "$logs/started" 2>/dev/null || true)
+paths=$(ls -d $written models/finetune models/soft_prompt_sweep models/soft_prompt_best logs/finetune \
   logs/soft_prompt_sweep logs/soft_prompt_best* 2>/dev/null || true)
 tar cf "$OUT/runs.tar" $paths -C "$logs" logs
 cat "$OUT/runs.log"
