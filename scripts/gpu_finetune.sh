@@ -2,7 +2,8 @@
 # The prepared device run of the post-training runs (issue 28; docs/gpu.md): the named DVC stages'
 # commands, as dvc.lock renders them, under a parameter set, all at once on one machine (each run a
 # process; a GPU at batch 32 is mostly idle, so many share it), each stopped after SECONDS at the latest.
-# Runs keep their state every 100 steps in runs/ and resume there (carry runs/finetune to continue one).
+# Runs keep their state every 100 steps in runs/ and resume there (carry a run's directory,
+# runs/finetune/<fingerprint>, to continue it).
 # $OUT gets runs.tar (the run directories this call wrote, and the outputs and logs of the runs that
 # finished) and runs.log (each run's last lines). Full fine-tuning's states (~15 MB each) are too large
 # for the device tool's 16 MiB a file: run those on a CPU.
