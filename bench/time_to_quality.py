@@ -47,7 +47,7 @@ from polyground.train import train
 from timing import matmul_peak, median_seconds  # bench/, the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = {10: 0.30, 20: 0.06, 30: 0.025}  # the paper's pretrained model (issue 3)
+TARGET = {10: 0.30, 20: 0.06, 30: 0.025}  # the paper's pretrained model
 EVAL_SEQUENCES, EVAL_POINTS, EVAL_SEED = 2000, 31, 4242
 
 

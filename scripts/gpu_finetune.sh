@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The prepared device run of the post-training runs (issue 28; docs/gpu.md): the named DVC stages'
-# commands, as dvc.lock renders them, under a parameter set, all at once on one machine (each run a
-# process; a GPU at batch 32 is mostly idle, so many share it), each stopped after SECONDS at the latest.
-# Runs keep their state every 100 steps in runs/ and resume there (carry a run's directory,
-# runs/finetune/<fingerprint>, to continue it).
-# $OUT gets runs.tar (the run directories this call wrote, and the outputs and logs of the runs that
-# finished) and runs.log (each run's last lines). Full fine-tuning's states (~15 MB each) are too large
-# for the device tool's 16 MiB a file: run those on a CPU.
+# The post-training runs on a GPU (docs/gpu.md): the named DVC stages' commands, as dvc.lock renders
+# them, under a parameter set, all at once on one machine (each run a process; a GPU at batch 32 is
+# mostly idle, so many share it), each stopped after SECONDS at the latest.
+# Runs keep their state every 100 steps in runs/finetune/<fingerprint>/ and resume there (call it again
+# to continue them); finished runs write their outputs to models/ and logs/ as the stages do.
+# OUTPUT_DIR (default runs/gpu_finetune) gets runs.log (each run's last lines) and runs.tar (the run
+# directories this call wrote, and the outputs and logs of the runs that finished), to carry the runs
+# to another clone (unpack it in its root).
 #   scripts/gpu_finetune.sh [--print] SET SECONDS STAGE...
 #   e.g. scripts/gpu_finetune.sh finetune_converged 480 finetune@soft_prompt_50-3 soft_prompt_sweep@5e-05
 #   --print: only print the commands
@@ -39,7 +39,8 @@ for name in names:
 PY
 ) || exit 2
 if (( dry )); then echo "$commands"; exit 0; fi
-OUT="${OUT:-$(mktemp -d)}"
+dest="${OUTPUT_DIR:-runs/gpu_finetune}"
+mkdir -p "$dest"
 logs=$(mktemp -d)
 touch "$logs/started"
 i=0
@@ -49,10 +50,10 @@ while read -r command; do
   timeout "$seconds" $command >>"$logs/run$i.log" 2>&1 &
 done <<<"$commands"
 wait || true
-for log in "$logs"/run*.log; do head -1 "$log"; tail -c 600 "$log" | tr '\r' '\n' | grep -v '^\s*$' | tail -4; echo; done >"$OUT/runs.log"
+for log in "$logs"/run*.log; do head -1 "$log"; tail -c 600 "$log" | tr '\r' '\n' | grep -v '^\s*$' | tail -4; echo; done >"$dest/runs.log"
 mkdir -p "$logs/logs" && cp "$logs"/run*.log "$logs/logs/"
 written=$(find runs/finetune -mindepth 1 -maxdepth 1 -type d -newer "$logs/started" 2>/dev/null || true)
 paths=$(ls -d $written models/finetune models/soft_prompt_sweep models/soft_prompt_best logs/finetune \
   logs/soft_prompt_sweep logs/soft_prompt_best* 2>/dev/null || true)
-tar cf "$OUT/runs.tar" $paths -C "$logs" logs
-cat "$OUT/runs.log"
+tar cf "$dest/runs.tar" $paths -C "$logs" logs
+cat "$dest/runs.log"

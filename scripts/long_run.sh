@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# A run longer than a session, across sessions and machines (docs/long-run.md): the pretraining run
+# A long run, resumed across machines (docs/long-run.md): the pretraining run
 # (pretrain, the default) or the aligned model's run by the convergence rule (align).
 #   scripts/long_run.sh continue [STAGE]   start the run, or continue it from runs/ or from the last
 #                                          published state (pulled from the DVC remote on a fresh
 #                                          machine); in the background
 #   scripts/long_run.sh publish [STAGE]    copy its state (with its progress log) to resume/STAGE/, push
-#                                          it to the DVC remote and stage it for a commit: once a session
+#                                          it to the DVC remote and stage it for a commit: when you stop
 #   scripts/long_run.sh status [STAGE]     is it running, and its last progress evaluations
 # The recipe is params.yaml, with configs/$POLYGROUND_LONG_SET.yaml merged over it if set
 # (e.g. POLYGROUND_LONG_SET=finetune_converged); with align,
@@ -44,7 +44,7 @@ case "${1:-}" in
     dvc add --quiet "resume/$state"
     dvc push --quiet "resume/$state.dvc"
     git add "resume/$state.dvc" "$(dirname "resume/$state")/.gitignore" dvc-remote
-    echo "published and staged: commit it (each publication adds ~15 MB to the repository: once a session)"
+    echo "published and staged: commit it (each publication adds ~15 MB to the repository: publish when you stop)"
     ;;
   status)
     running && echo "running (log: $log)" || echo "not running"

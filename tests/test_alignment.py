@@ -69,10 +69,14 @@ def test_a_setups_report_counts_both_rules_per_n_and_the_rate_by_margin():
     from polyground.stages.jailbreak_setup import answers_report
 
     excess = torch.tensor([[-0.1, -0.02, 0.01, 0.03], [-0.04, 0.0, 0.02, 0.08]], dtype=torch.float64)  # n = 2, 4
-    report = answers_report(excess, [2, 4], 0.05, [-0.05, 0.0, 0.05], 0.99)
+    report, intervals = answers_report(excess, [2, 4], 0.05, [-0.05, 0.0, 0.05], 0.99)
     assert report["at_n"]["2"]["jailbroken"]["rate"] == 50.0 and report["at_n"]["2"]["jailbroken_margin"]["rate"] == 0.0
     assert (
         report["at_n"]["4"]["jailbroken"]["rate"] == 50.0 and report["at_n"]["4"]["jailbroken_margin"]["rate"] == 25.0
     )
-    assert math.isclose(report["at_n"]["2"]["median_excess"], -0.02)  # torch's median: the lower middle value
+    assert math.isclose(report["at_n"]["2"]["median_excess"], -0.005)  # the mean of the two middle values
+    low, high = intervals["at_n.4.jailbroken_margin.rate"]
+    assert low < 25.0 < high and set(intervals) == {
+        f"at_n.{n}.{key}" for n in (2, 4) for key in ("jailbroken.rate", "jailbroken_margin.rate", "median_excess")
+    }
     assert report["rate_by_margin"] == {"-0.05": 100.0, "0": 50.0, "0.05": 25.0}  # at the longest n only

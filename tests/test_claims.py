@@ -9,7 +9,19 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from polyground.claims import REEVALUATE, ClaimsError, holds_on_paper_values, load_claims, lookup, metric_refs, verify
+from polyground.claims import (
+    REEVALUATE,
+    VERDICTS,
+    ClaimsError,
+    check,
+    holds_on_paper_values,
+    interval,
+    kind,
+    load_claims,
+    lookup,
+    metric_refs,
+    verify,
+)
 
 CLAIMS = load_claims(ROOT / "paper" / "claims.yaml")
 
@@ -23,8 +35,9 @@ def test_committed_metrics_regenerate_every_claim():
 def test_recorded_values_and_verdicts_come_from_the_metrics(claim):
     """`claims record` wrote them (not typed): they equal the committed metrics."""
     assert claim["recorded"] == {ref: round(lookup(ref, ROOT), 6) for ref in metric_refs(claim)}
-    values = [lookup(ref, ROOT) for ref in claim["less"]]
-    assert claim["holds"] == all(a < b for a, b in zip(values, values[1:]))
+    bounds = {ref: interval(ref, ROOT) for ref in metric_refs(claim)}
+    assert claim.get("recorded_intervals", {}) == {r: [round(b, 6) for b in v] for r, v in bounds.items() if v}
+    assert claim["verdict"] == check(claim, "reevaluate", ROOT)["verdict"]
 
 
 PAPER_CLAIMS = [c for c in CLAIMS if c.get("paper") and not c.get("source")]
@@ -54,11 +67,29 @@ def test_a_claim_whose_paper_values_miss_a_metric_is_refused(tmp_path):
         load_claims(path)
 
 
-def test_every_claim_has_a_paper_verdict():
+def test_every_claim_has_a_verdict_of_its_kind_and_every_failure_of_the_paper_a_cause():
     rows = verify(CLAIMS, "reevaluate", ROOT)
-    assert {r["paper"] for r in rows} <= {"REPRODUCED", "NOT REPRODUCED", "NOT IN PAPER"}
-    assert all(r["paper"] != "NOT IN PAPER" for r, c in zip(rows, CLAIMS) if c.get("paper"))
+    assert all(r["verdict"] in VERDICTS[kind(c)] for r, c in zip(rows, CLAIMS))
     assert not any("not_reproduced" in c["id"] for c in CLAIMS)  # a verdict is a column, not part of a name
+    uncaused = [r["id"] for r in rows if r["kind"] == "paper" and r["verdict"] != "REPRODUCED" and not r["cause"]]
+    assert not uncaused, f"claims of the paper not reproduced without a `cause`: {uncaused}"
+
+
+def test_at_least_thirty_verdicts_are_decided_by_intervals():
+    rows = verify(CLAIMS, "reevaluate", ROOT)
+    assert sum(r["with_interval"] for r in rows) >= 30
+
+
+def test_a_value_outside_its_interval_is_refused(tmp_path):
+    """A metric edited without its interval (or an interval that does not hold its value) fails with the reason."""
+    claim = next(c for c in CLAIMS if c["id"] == "pretrain.error_after_10")
+    shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
+    path = tmp_path / "metrics" / "pretrain.json"
+    metrics = json.loads(path.read_text())
+    metrics["model"]["mse@10"] = metrics["intervals"]["model.mse@10"][1] * 2
+    path.write_text(json.dumps(metrics))
+    row = check(claim, "reevaluate", tmp_path)
+    assert not row["passed"] and "outside its interval" in row["got"]
 
 
 @pytest.mark.parametrize(
@@ -151,11 +182,15 @@ def test_retrained_model_is_verified_by_verdicts(tmp_path):
 
     def moved(m):
         m["model"] = {k: v * 0.97 for k, v in m["model"].items()}
+        m["intervals"] |= {f"model.{k}": [v, v] for k, v in m["model"].items()}
 
     assert _verify_copy(tmp_path / "a", moved, "retrain").returncode == 0
 
-    def plateau(m):
+    def plateau(m):  # a retrained model's file: its values and their intervals (points) together
         m["model"] = {k: 2.5 for k in m["model"]}
+        m["model_minus_least_squares"] = {k: 2.5 - v for k, v in m["least_squares"].items()}
+        for name in ("model", "model_minus_least_squares"):
+            m["intervals"] |= {f"{name}.{k}": [v, v] for k, v in m[name].items()}
 
     result = _verify_copy(tmp_path / "b", plateau, "retrain")
     assert result.returncode == 1 and "pretrain.model_beats_least_squares_at_5" in result.stdout.split("FAILED:")[1]

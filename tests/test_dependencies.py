@@ -4,97 +4,34 @@ reads are checked on the smoke run (test_pipeline.py, ``test_each_stage_declares
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+import subprocess
+import sys
 
-import pytest
 import yaml
 
 from conftest import ROOT
+from polyground.deps import code_closure, imported_modules, written
 
 SRC = ROOT / "src"
 
 
-def module_path(name: str) -> Path | None:
-    """The file of project module ``name`` (a package's ``__init__.py``), or None if not one."""
-    base = SRC / Path(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.exists():
-            return path
-    return None
+def test_dvc_yaml_declares_the_code_every_stage_runs():
+    """`python -m polyground.deps --check`: every stage's src/ deps are its import closure, no more."""
+    run = subprocess.run([sys.executable, "-m", "polyground.deps", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
 
 
-def imported_modules(path: Path, name: str) -> set[str]:
-    """The project modules ``path`` (module ``name``) imports directly."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "polyground"}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-            if base.split(".")[0] != "polyground":
-                continue
-            found.add(base)
-            found |= {f"{base}.{alias.name}" for alias in node.names if module_path(f"{base}.{alias.name}")}
-    return found
-
-
-def code_closure(module: str) -> set[str]:
-    """Repository paths of every project file that importing ``module`` runs."""
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for prefix in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):  # parent packages run first
-            path = module_path(prefix)
-            if path is not None and prefix not in seen:
-                seen.add(prefix)
-                todo.extend(imported_modules(path, prefix))
-    return {str(module_path(name).relative_to(ROOT)) for name in seen}
-
-
-def missing_and_unused(cmd: str, deps: list[str]) -> tuple[set[str], set[str]]:
-    """Code a ``python -m MODULE`` stage runs but does not declare, and code it declares but does not run."""
-    module = cmd.split()[2]
-    needed = code_closure(module)
-    declared = {d for d in deps if d.startswith("src/")}
-    covered = {n for n in needed if any(n == d or n.startswith(d.rstrip("/") + "/") for d in declared)}
-    return needed - covered, {d for d in declared if d.endswith(".py") and d not in needed}
-
-
-def stage_code() -> list[tuple[str, str, list[str]]]:
-    """Each stage of dvc.yaml as written (a foreach or matrix stage once, by its template: also one whose
-    items are empty, as align_setups is until a setup is promoted): name, command, deps."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    return [
-        (name, body["cmd"], list(body.get("deps", [])))
-        for name, stage in stages.items()
-        for body in [stage.get("do", stage)]
-    ]
-
-
-STAGES = stage_code()
-
-
-@pytest.mark.parametrize("name, cmd, deps", STAGES, ids=[s[0] for s in STAGES])
-def test_each_stage_declares_the_code_it_runs_and_no_more(name, cmd, deps):
-    missing, unused = missing_and_unused(cmd, deps)
-    assert not missing, f"dvc.yaml: stage {name} runs {sorted(missing)} without declaring it in deps"
-    assert not unused, f"dvc.yaml: stage {name} declares {sorted(unused)}, which it does not run"
-
-
-def test_the_check_fails_on_a_missing_dependency():
-    """The fixture's own failure: the pretrain stage without train.py in its deps."""
-    name, cmd, deps = next(s for s in STAGES if s[0] == "pretrain")
-    missing, unused = missing_and_unused(cmd, [d for d in deps if d != "src/polyground/train.py"])
-    assert missing == {"src/polyground/train.py"} and not unused
-    missing, unused = missing_and_unused(cmd, deps + ["src/polyground/finetune.py"])
-    assert not missing and unused == {"src/polyground/finetune.py"}
+def test_the_check_fails_on_a_missing_or_an_extra_dependency():
+    """The check's own failure: pretrain without train.py, or with finetune.py, is rewritten."""
+    text = (ROOT / "dvc.yaml").read_text()
+    without = text.replace("      - src/polyground/train.py\n", "", 1)
+    assert without != text and written(without) != without
+    assert "src/polyground/train.py" in yaml.safe_load(written(without))["stages"]["pretrain"]["deps"]
+    extra = text.replace(
+        "      - src/polyground/train.py\n", "      - src/polyground/train.py\n      - src/polyground/finetune.py\n", 1
+    )
+    assert "src/polyground/finetune.py" not in yaml.safe_load(written(extra))["stages"]["pretrain"]["deps"]
+    assert "src/polyground/train.py" in code_closure("polyground.stages.pretrain")
 
 
 def test_declared_plots_read_committed_columns():

@@ -82,14 +82,14 @@ def test_the_gpu_recipe_is_a_valid_parameter_set():
 
 def test_the_prepared_device_run_works_on_the_cpu_in_smoke_mode(tmp_path):
     """scripts/gpu_run.sh --smoke: the throughput benchmark, the recipe's command on the smoke set, and
-    the 8 files the device tool brings back (checkpoint, run state, logs, evaluation, throughput)."""
+    the 8 files it leaves in its output directory (checkpoint, run state, logs, evaluation, throughput)."""
     out = tmp_path / "out"
     subprocess.run(
         ["bash", "scripts/gpu_run.sh", "--smoke"],
         cwd=ROOT,
         check=True,
         capture_output=True,
-        env={**os.environ, "OUT": str(out)},
+        env={**os.environ, "OUTPUT_DIR": str(out)},
     )
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [

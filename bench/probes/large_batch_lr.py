@@ -1,4 +1,4 @@
-"""Probe (issue 29): the GPU recipe's peak rate at its batch, with the small model.
+"""Probe: the GPU recipe's peak rate at its batch, with the small model.
 
 The GPU recipe (configs/gpu.yaml: batch 1,024, Adam beta2 0.95, the compressed curriculum) through the
 GPU path's loop (polyground.fast_train.train_fast; eager fp32 on the CPU, on CUDA where there is one,

@@ -134,7 +134,7 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
 
 
 # the paper's jailbreak figure (degree 4, 100 polynomials x 200 queries; read off the authors' plot,
-# approximate: ../shared/reference/paper-figures.md), n: percent jailbroken
+# approximate: one significant figure, log axes), n: percent jailbroken
 PAPER_JAILBREAK_DEGREE_4 = {2: 0.0, 4: 0.036, 8: 1.15, 16: 1.58, 32: 1.82, 64: 1.56}
 SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the other setup
 

@@ -1,4 +1,4 @@
-"""The stored claims (``paper/claims.yaml``) and their verification, with two verdicts per claim.
+"""The stored claims (``paper/claims.yaml``), their verdicts decided by intervals, and their regeneration.
 
 A claim names the figure it backs, the paper's statement (``paper``; absent for a finding of this
 artifact that the paper does not make: NOT IN PAPER; with ``source``, a published claim of another
@@ -6,23 +6,29 @@ paper tested beyond this one, counted apart), optionally the paper's approximate
 (``paper_value``, read off its figures), what this artifact checks (``statement``), and the check:
 ``less: [A, B, ...]``, strictly increasing left to right, at least two entries and at least one of
 them a metric. An entry is a number, a metric ``FILE:dotted.key`` (a ``{key}`` inside it is replaced
-by that key's value in the same file: ``lrs.{best_lr}.mse@30``), or ``[factor, FILE:KEY]``.
+by that key's value in the same file: ``lrs.{best_lr}.mse@30``), or ``[factor, FILE:KEY]``. A metric's
+interval is ``intervals[KEY]`` of its file (``polyground.intervals``: level ``intervals.level``), where
+the stage writes one; ``training_seeds`` says on how many training seeds the claim rests (1 if absent).
 
 A claim of this paper with numbers from its figures also gives ``paper_values``: the paper's
 approximate value of every metric its check reads (``FILE:KEY: number``), so that the check can be
 applied to the paper's own numbers (:func:`holds_on_paper_values`; a test requires it to hold), or,
 where the figures do not determine the check, a text that starts "not determined" and says why.
 
-``python -m polyground.claims record`` writes, from the metrics the pipeline produced, every metric's
-value (``recorded``) and whether the check holds (``holds``); nothing is typed. ``verify`` gives
-each claim two verdicts:
+The verdict (:func:`decide`), from the entries' intervals: REPRODUCED when the check holds over the
+whole of them (each entry's interval entirely below the next one's), NOT REPRODUCED when it fails over
+the whole of them (some entry's interval entirely at or above the next one's), INCONCLUSIVE otherwise;
+for a finding of this artifact HOLDS / DOES NOT HOLD / INCONCLUSIVE. An entry without an interval
+counts as its point value, and the row says so.
 
-- **regenerated** (PASS/FAIL, the exit code): with ``--tolerance reevaluate`` every metric equals its
-  recorded value within ``abs + rel * |recorded|`` (:data:`REEVALUATE`, float noise of a re-run
-  evaluation); with ``--tolerance retrain`` (a model retrained from scratch: its numbers move) the
-  check comes out as recorded, so a retrained model that stays on the in-context plateau fails the
-  claims that compare it with the paper's values;
-- **paper**: REPRODUCED or NOT REPRODUCED (the check on the regenerated metrics), or NOT IN PAPER.
+``python -m polyground.claims record`` writes, from the metrics the pipeline produced, every metric's
+value and interval (``recorded``, ``recorded_intervals``) and the verdict; nothing is typed.
+``verify`` regenerates (PASS/FAIL, the exit code): with ``--tolerance reevaluate`` every metric equals
+its recorded value within ``abs + rel * |recorded|`` (:data:`REEVALUATE`, float noise of a re-run
+evaluation); with ``--tolerance retrain`` (a model retrained from scratch: its numbers move) no
+decided verdict is reversed (REPRODUCED and NOT REPRODUCED, or HOLDS and DOES NOT HOLD; INCONCLUSIVE
+on either side is no reversal). Every count of verdicts that the README, ``docs/`` and the report show
+comes from :func:`counts`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,21 @@ from .files import write_atomic
 CLAIMS = Path("paper/claims.yaml")
 REPORTS = Path("reports")
 README = Path("README.md")
+CLAIMS_DOC = Path("docs/claims.md")
+CLAIMS_DOC_HEAD = """# Every claim and its verdict
+
+[Back to the front page](../README.md)
+
+Written by `python -m polyground.claims readme` from `paper/claims.yaml` and the committed metrics: do not
+edit. A verdict is decided by the intervals of the numbers its check reads (the level of `intervals` in
+`params.yaml`; `src/polyground/intervals.py`): REPRODUCED when the check holds over the whole interval,
+NOT REPRODUCED when it fails over the whole interval, INCONCLUSIVE otherwise (HOLDS / DOES NOT HOLD /
+INCONCLUSIVE for a finding of this artifact). A claim of the paper is checked by the paper's own
+measurement (its counting rule, its view of the queries, the n its figure shows); the paper's values are
+approximate readings of its figures. Regeneration (PASS / FAIL: the regenerated numbers equal these within
+the re-evaluation tolerance) is what `./reproduce.sh` reports, in `reports/claims.md`.
+
+"""
 BEGIN = "<!-- claims table: written by `python -m polyground.claims readme` from the committed metrics -->"
 END = "<!-- end of the claims table -->"
 MODES = ("reevaluate", "retrain")
@@ -85,6 +106,44 @@ def chain(less: list, got: dict[str, float]) -> tuple[list[float], bool]:
     """The values of a check's entries (metrics from ``got``) and whether they strictly increase."""
     values = [r[0] * got[r[1]] if isinstance(r, list) else got[r] if isinstance(r, str) else float(r) for r in less]
     return values, all(a < b for a, b in zip(values, values[1:]))
+
+
+def interval(ref: Ref, root: Path = Path(".")) -> tuple[float, float] | None:
+    """The interval of an entry: a literal's is the point; a metric's is ``intervals[KEY]`` of its file
+    (None where the stage writes none); ``[factor, FILE:KEY]`` scales it."""
+    if isinstance(ref, list):
+        inner = interval(ref[1], root)
+        return None if inner is None else tuple(sorted(float(ref[0]) * x for x in inner))
+    if isinstance(ref, (int, float)):
+        return (float(ref), float(ref))
+    path, _, key = ref.partition(":")
+    data: Any = json.loads((root / path).read_text())
+    key = re.sub(r"\{([^}]+)\}", lambda m: str(_walk(data, m.group(1))), key)
+    bounds = data.get("intervals", {}).get(key) if isinstance(data, dict) else None
+    return None if bounds is None else (float(bounds[0]), float(bounds[1]))
+
+
+VERDICTS = {  # the verdict by kind of claim: holds over the whole interval, fails over it, neither
+    "paper": ("REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"),
+    "other": ("REPRODUCED", "NOT REPRODUCED", "INCONCLUSIVE"),
+    "finding": ("HOLDS", "DOES NOT HOLD", "INCONCLUSIVE"),
+}
+
+
+def kind(claim: dict) -> str:
+    """``paper`` (a claim of this paper), ``other`` (another paper's) or ``finding`` (NOT IN PAPER)."""
+    return "other" if claim.get("source") else "paper" if claim.get("paper") else "finding"
+
+
+def decide(bounds: list[tuple[float, float]], claim_kind: str) -> str:
+    """The verdict of a check ``b0 < b1 < ...`` from its entries' intervals (:data:`VERDICTS`)."""
+    holds, fails, neither = VERDICTS[claim_kind]
+    pairs = list(zip(bounds, bounds[1:]))
+    if all(a[1] < b[0] for a, b in pairs):
+        return holds
+    if any(a[0] >= b[1] for a, b in pairs):
+        return fails
+    return neither
 
 
 def holds_on_paper_values(claim: dict) -> bool | None:
@@ -141,21 +200,41 @@ def _name(ref: Ref) -> str:
     return f"{ref:g}" if isinstance(ref, (int, float)) else ref.partition(":")[2]
 
 
+def _show(value: float, bounds: tuple[float, float] | None) -> str:
+    return (
+        _format(value)
+        if bounds is None or bounds[0] == bounds[1]
+        else (f"{_format(value)} [{_format(bounds[0])}, {_format(bounds[1])}]")
+    )
+
+
 def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
-    """Both verdicts of one claim; a missing file or key fails it with that reason as ``got``."""
+    """One claim's verdict (from its intervals) and regeneration; a missing file or key fails both,
+    with that reason as ``got``."""
+    claim_kind = kind(claim)
     row = {
         "id": claim["id"],
         "figure": claim["figure"],
         "statement": claim["statement"],
         "source": claim.get("source", ""),
+        "kind": claim_kind,
         "paper_value": claim.get("paper_value", ""),
         "check": " < ".join(map(_name, claim["less"])),
+        "training_seeds": claim.get("training_seeds", 1),
+        "cause": claim.get("cause", ""),
     }
     try:
         got = {ref: lookup(ref, root) for ref in metric_refs(claim)}  # each metric read once
         values, holds = chain(claim["less"], got)
+        bounds = [interval(ref, root) for ref in claim["less"]]
+        for ref, value, b in zip(claim["less"], values, bounds):
+            if b is not None and not b[0] - 1e-9 <= value <= b[1] + 1e-9:
+                raise ClaimsError(
+                    f"{_name(ref)} = {value:g} lies outside its interval {list(b)}: the metrics file is inconsistent"
+                )
+        verdict = decide([b if b is not None else (v, v) for b, v in zip(bounds, values)], claim_kind)
         recorded = claim.get("recorded")
-        if recorded is None or "holds" not in claim:
+        if recorded is None or "verdict" not in claim:
             raise ClaimsError("nothing recorded: run `python -m polyground.claims record`")
         if mode == "reevaluate":
             moved = [
@@ -167,26 +246,34 @@ def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
             ]
             passed, detail = not moved, (f"moved: {', '.join(map(_name, moved))}" if moved else "")
         else:
-            passed, detail = holds == claim["holds"], ("" if holds == claim["holds"] else "verdict changed")
+            undecided = VERDICTS[claim_kind][
+                2
+            ]  # a retrained model's numbers move: only a decided verdict reversed fails
+            same = verdict == claim["verdict"] or undecided in (verdict, claim["verdict"])
+            passed, detail = same, ("" if same else f"verdict reversed from {claim['verdict']}")
         row |= {
             "recorded": " < ".join(
                 _format(recorded.get(r, math.nan)) if isinstance(r, str) else _name(r) for r in claim["less"]
             ),
-            "got": " < ".join(map(_format, values)),
+            "got": " < ".join(map(_show, values, bounds)),
+            "holds": holds,
+            "with_interval": all(
+                b is not None for r, b in zip(claim["less"], bounds) if not isinstance(r, (int, float))
+            ),
             "passed": passed,
             "detail": detail,
-            "paper": ("REPRODUCED" if holds else "NOT REPRODUCED") if claim.get("paper") else "NOT IN PAPER",
-            "holds": holds,
+            "verdict": verdict,
         }
     except (OSError, KeyError, TypeError, ValueError) as error:
         reason = f"missing {error}" if isinstance(error, (OSError, KeyError)) else str(error)
         row |= {
             "recorded": "",
             "got": reason,
+            "holds": False,
+            "with_interval": False,
             "passed": False,
             "detail": reason,
-            "paper": "NOT REPRODUCED" if claim.get("paper") else "NOT IN PAPER",
-            "holds": False,
+            "verdict": VERDICTS[claim_kind][1],
         }
     return row
 
@@ -219,68 +306,109 @@ def verify(
     return [check(c, mode, root) for c in chosen]
 
 
-def summary(rows: list[dict], mode: str) -> str:
-    """The line that counts both columns: the paper's claims and the published claims of other papers apart."""
+GROUPS = {  # kind: the table's heading
+    "paper": "The paper's claims",
+    "other": "Other papers' claims, tested here (beyond the paper)",
+    "finding": "Findings of this artifact (NOT IN PAPER)",
+}
 
-    def counted(chosen: list[dict], what: str) -> str:
-        return (
-            f"{sum(r['paper'] == 'REPRODUCED' for r in chosen)} of {len(chosen)} {what} REPRODUCED, "
-            f"{sum(r['paper'] == 'NOT REPRODUCED' for r in chosen)} NOT REPRODUCED"
-        )
 
-    paper = [r for r in rows if r["paper"] != "NOT IN PAPER" and not r["source"]]
-    other = [r for r in rows if r["paper"] != "NOT IN PAPER" and r["source"]]
-    beyond = f"; beyond the paper: {counted(other, 'published claims')}" if other else ""
+def counts(rows: list[dict]) -> dict[str, Any]:
+    """Every count the README, ``docs/`` and the report show: per kind, its claims and each verdict;
+    the rows with an interval on every metric; and the regeneration's passes."""
+    out: dict[str, Any] = {"total": len(rows), "passed": sum(r["passed"] for r in rows)}
+    out["with_interval"] = sum(r["with_interval"] for r in rows)
+    for claim_kind, verdicts in VERDICTS.items():
+        chosen = [r for r in rows if r["kind"] == claim_kind]
+        out[claim_kind] = {"claims": len(chosen), **{v: sum(r["verdict"] == v for r in chosen) for v in verdicts}}
+    return out
+
+
+def verdict_summary(rows: list[dict]) -> str:
+    """The verdicts' counts in one sentence (no regeneration: that is what ``verify`` reports)."""
+    c = counts(rows)
+
+    def counted(claim_kind: str, what: str) -> str:
+        group = c[claim_kind]
+        return f"{what}: " + ", ".join(f"{group[v]} {v}" for v in VERDICTS[claim_kind]) + f" (of {group['claims']})"
+
     return (
-        f"regenerated ({mode}): {sum(r['passed'] for r in rows)} of {len(rows)} PASS; paper: "
-        f"{counted(paper, 'claims of the paper')}{beyond}; {len(rows) - len(paper) - len(other)} NOT IN PAPER"
+        f"{counted('paper', 'the paper')}; {counted('other', 'other papers, beyond it')}; "
+        f"{counted('finding', 'findings of this artifact')}; {c['with_interval']} of {c['total']} decided by "
+        "intervals on every number they read, the rest by point values"
     )
 
 
+def summary(rows: list[dict], mode: str) -> str:
+    """The verdicts' counts and the regeneration's."""
+    c = counts(rows)
+    return f"regenerated ({mode}): {c['passed']} of {c['total']} PASS; {verdict_summary(rows)}"
+
+
+def _cells(r: dict) -> str:
+    return "| " + " | ".join(str(c).replace("|", "/") for c in r) + " |"
+
+
 def markdown(rows: list[dict], mode: str) -> str:
-    """The verification table in Markdown."""
-    head = ["claim", "figure", "statement", "check", "recorded", "got", "regenerated", "paper value", "paper"]
-    lines = [summary(rows, mode) + ".", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    """The verification table in Markdown (``reports/claims.md``), with the regeneration column."""
+    head = ["claim", "figure", "statement", "check", "recorded", "got", "regenerated", "paper value", "verdict"]
+    lines = [summary(rows, mode) + ".", "", _cells(head), "|" + "---|" * len(head)]
     for r in rows:
-        cells = [
-            r["id"],
-            r["figure"],
-            r["statement"],
-            r["check"],
-            r["recorded"],
-            r["got"],
-            "PASS" if r["passed"] else f"FAIL {r['detail']}",
-            r["paper_value"],
-            r["paper"],
-        ]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+        regenerated = "PASS" if r["passed"] else f"FAIL {r['detail']}"
+        lines.append(
+            _cells(
+                [
+                    r["id"],
+                    r["figure"],
+                    r["statement"],
+                    r["check"],
+                    r["recorded"],
+                    r["got"],
+                    regenerated,
+                    r["paper_value"],
+                    r["verdict"],
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
-def readme_table(rows: list[dict], mode: str) -> str:
-    """The claims table of the front page: the paper's claims, then other papers' (beyond the paper),
-    then this artifact's own findings; each with its figure, our numbers in its check, the paper's value,
-    and both verdicts."""
-    head = "| claim | figure | check, on our numbers | paper's value | regenerated | paper's claim |"
-    groups = [
-        ("The paper's claims", [r for r in rows if r["paper"] != "NOT IN PAPER" and not r["source"]]),
-        ("Other papers' claims, tested here (beyond the paper)", [r for r in rows if r["source"]]),
-        ("Findings of this artifact", [r for r in rows if r["paper"] == "NOT IN PAPER" and not r["source"]]),
-    ]
-    lines = [summary(rows, mode) + "."]
-    for title, chosen in groups:
-        lines += ["", f"**{title}**", "", head, "|" + "---|" * 6]
-        for r in chosen:
-            figure = Path(r["figure"]).stem
-            cells = [
-                f"{r['statement']} (`{r['id']}`)",
-                f"[{figure}]({r['figure']})",
-                f"{r['check']}: {r['got']}",
-                r["paper_value"] or "",
-                "PASS" if r["passed"] else f"FAIL {r['detail']}",
-                r["paper"],
-            ]
-            lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+def claims_table(rows: list[dict], level: float) -> str:
+    """The full claims table (``docs/claims.md``): the paper's claims, then other papers' (beyond the
+    paper), then this artifact's own findings; each with its figure, its check on our numbers (value
+    [interval]: true or false), the paper's value, the training seeds it rests on and the verdict."""
+    head = ["claim", "figure", f"check, on our numbers [{level:.0%} interval]", "paper's value", "seeds", "verdict"]
+    lines = [verdict_summary(rows) + "."]
+    for claim_kind, title in GROUPS.items():
+        lines += ["", f"## {title}", "", _cells(head), "|" + "---|" * len(head)]
+        for r in (r for r in rows if r["kind"] == claim_kind):
+            shown = f"{r['check']}: {r['got']}: {'true' if r['holds'] else 'false'}"
+            lines.append(
+                _cells(
+                    [
+                        f"{r['statement']} (`{r['id']}`)",
+                        f"[{Path(r['figure']).stem}](../{r['figure']})",
+                        shown if r["with_interval"] else shown + " (point values: no interval)",
+                        r["paper_value"] or "",
+                        r["training_seeds"],
+                        r["verdict"],
+                    ]
+                )
+            )
+    return "\n".join(lines) + "\n"
+
+
+def readme_table(rows: list[dict], level: float) -> str:
+    """The front page's block: the counts, and one row per claim of the paper that is not REPRODUCED
+    (the claim, ours with its interval, the paper's value, the cause and its evidence)."""
+    head = ["claim of the paper", f"ours [{level:.0%} interval]", "paper", "verdict", "why"]
+    lines = [verdict_summary(rows) + " (every claim: [docs/claims.md](docs/claims.md)).", ""]
+    lines += ["**Not reproduced, or inconclusive, and why**", "", _cells(head), "|" + "---|" * len(head)]
+    for r in rows:
+        if r["kind"] == "paper" and r["verdict"] != "REPRODUCED":
+            lines.append(
+                _cells([f"{r['statement']} (`{r['id']}`)", r["got"], r["paper_value"], r["verdict"], r["cause"]])
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -302,9 +430,9 @@ def readme_block(path: Path = README) -> str:
 def console(rows: list[dict]) -> str:
     """The same table for a terminal: one line per claim, statement and numbers below."""
     width = max(len(r["id"]) for r in rows)
-    out = [f"{'claim':<{width}}  regenerated  paper"]
+    out = [f"{'claim':<{width}}  regenerated  verdict"]
     for r in rows:
-        out.append(f"{r['id']:<{width}}  {'PASS' if r['passed'] else 'FAIL':<11}  {r['paper']}")
+        out.append(f"{r['id']:<{width}}  {'PASS' if r['passed'] else 'FAIL':<11}  {r['verdict']}")
         out.append(f"    {r['statement']}")
         out.append(
             f"    {r['check']}: {r['got']}"
@@ -315,32 +443,41 @@ def console(rows: list[dict]) -> str:
 
 
 def record(path: Path = CLAIMS, root: Path = Path(".")) -> int:
-    """Write every claim's metric values and whether its check holds, from the current metrics."""
+    """Write every claim's metric values, their intervals and its verdict, from the current metrics."""
     text = (root / path).read_text()
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text)
     claims = load_claims(root / path)
     for claim in claims:
+        claim.pop("holds", None)
         claim["recorded"] = {ref: round(lookup(ref, root), 6) for ref in metric_refs(claim)}
-        values = [lookup(ref, root) for ref in claim["less"]]
-        claim["holds"] = all(a < b for a, b in zip(values, values[1:]))
+        bounds = {ref: interval(ref, root) for ref in metric_refs(claim)}
+        claim["recorded_intervals"] = {ref: [round(b, 6) for b in v] for ref, v in bounds.items() if v is not None}
+        if not claim["recorded_intervals"]:
+            del claim["recorded_intervals"]
+        claim["verdict"] = check(claim | {"verdict": ""}, "reevaluate", root)["verdict"]
     data["claims"] = claims
     write_atomic(root / path, header + yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True))
     return len(claims)
 
 
+def interval_level(root: Path = Path(".")) -> float:
+    """The intervals' level (``intervals.level`` of params.yaml)."""
+    return float(yaml.safe_load((root / "params.yaml").read_text())["intervals"]["level"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Verify (or record) the stored claims of paper/claims.yaml")
     sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="both verdicts of every claim; exit 1 if any regeneration check fails")
+    v = sub.add_parser("verify", help="every claim's verdict and regeneration; exit 1 if any regeneration fails")
     v.add_argument("--tolerance", choices=MODES, default="reevaluate")
     v.add_argument("--only", help="only claims whose id or figure contains this text")
     v.add_argument("--stage", help="only claims that read an output of this stage of dvc.yaml")
     v.add_argument("--claims", type=Path, default=CLAIMS)
     v.add_argument("--root", type=Path, default=Path("."), help="where the metrics files are")
-    r = sub.add_parser("record", help="write the metric values and verdicts from the current metrics")
+    r = sub.add_parser("record", help="write the metric values, intervals and verdicts from the current metrics")
     r.add_argument("--claims", type=Path, default=CLAIMS)
-    m = sub.add_parser("readme", help="write the claims table into README.md (between its markers)")
+    m = sub.add_parser("readme", help="write the claims' block into README.md (between its markers) and docs/claims.md")
     m.add_argument("--claims", type=Path, default=CLAIMS)
     args = parser.parse_args(argv)
     try:
@@ -348,8 +485,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"recorded {record(args.claims)} claims into {args.claims}")
             return
         if args.command == "readme":
-            write_readme(readme_table(verify(load_claims(args.claims), "reevaluate"), "reevaluate"))
-            print(f"wrote the claims table into {README}")
+            rows, level = verify(load_claims(args.claims), "reevaluate"), interval_level()
+            write_readme(readme_table(rows, level))
+            write_atomic(CLAIMS_DOC, CLAIMS_DOC_HEAD + claims_table(rows, level))
+            print(f"wrote the claims' block into {README} and every claim into {CLAIMS_DOC}")
             return
         rows = verify(load_claims(args.claims), args.tolerance, args.root, args.only, args.stage)
     except (OSError, ClaimsError, yaml.YAMLError) as error:

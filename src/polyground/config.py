@@ -318,6 +318,16 @@ class EvaluateConfig(Section):
         return self
 
 
+class IntervalsConfig(Section):
+    """The intervals of every quantity a claim reads (``polyground.intervals``): a percentile bootstrap
+    over ``chunks`` equal chunks of an evaluation set, at ``level``; the claims' verdicts are decided by them."""
+
+    level: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    chunks: Count = 100
+    resamples: Annotated[int, Field(ge=1000)] = 10000
+    seed: Seed = 20240802
+
+
 class FiguresConfig(Section):
     """Function-class figure: example curves and the density of y given x."""
 
@@ -394,7 +404,7 @@ class AlignConfig(Section):
 
 
 class AlignSetupConfig(Section):
-    """An aligned model of other data or another rate (issue 28's setups; ``align --setup NAME``):
+    """An aligned model of other data or another rate (the alignment setups; ``align --setup NAME``):
     ``align`` with its share of clamped contexts and its learning rate replaced where given, trained
     by the convergence rule like ``align`` (its recipe must be warmup-stable-decay)."""
 
@@ -720,6 +730,7 @@ class Params(Section):
     model_sizes: dict[str, SizeConfig] = {}  # more base models (model-size study): see size_model
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    intervals: IntervalsConfig = Field(default_factory=IntervalsConfig)
     figures: FiguresConfig = Field(default_factory=FiguresConfig)
     seed_spread: SeedSpreadConfig = Field(default_factory=SeedSpreadConfig)
     clamping: ClampingConfig = Field(default_factory=ClampingConfig)
@@ -760,6 +771,11 @@ class Params(Section):
                 f"({2 * points} tokens) do not fit the model's {2 * self.model.max_points} positions: "
                 "use fewer pairs or points, or raise model.max_points"
             )
+        for name, level in (("jailbreak.confidence", self.jailbreak.confidence),):
+            if level != self.intervals.level:  # the claims' verdicts read these intervals at intervals.level
+                raise ValueError(
+                    f"{name} = {level} differs from intervals.level = {self.intervals.level}: set them equal"
+                )
         longest = self.model.max_points - 1  # context lengths leave one position for the query
         for name, values in (
             ("jailbreak.contexts", self.jailbreak.contexts),

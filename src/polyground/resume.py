@@ -1,6 +1,6 @@
 """A run's state between machines: ``resume/<name>/`` holds a copy of ``runs/<name>/<hash>/`` (the
-weights and optimizer state, the logs), pushed to the DVC remote by scripts/long_run.sh once a session
-so that a run longer than a session continues elsewhere (docs/long-run.md). The stages ``pretrain``
+weights and optimizer state, the logs), pushed to the DVC remote by scripts/long_run.sh from time to time
+so that a run longer than one machine's stay continues elsewhere (docs/long-run.md). The stages ``pretrain``
 and ``align`` use it through their ``--publish`` and ``--continue``."""
 
 from __future__ import annotations

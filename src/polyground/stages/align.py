@@ -19,7 +19,7 @@ aligns through that PEFT method instead (``finetune.attach``; LoRA's rank and al
 (adapter or prompt, ``finetune.save_finetuned``) and ``logs/align_peft/M.csv``.
 
 ``--setup S`` (stage ``align_setup``, S in ``align_setups``): the full fine-tuning of ``align`` with that
-setup's share of clamped contexts and rate (issue 28: the authors' data, every context clamped, and
+setup's share of clamped contexts and rate (the authors' data, every context clamped, and
 other rates), by the convergence rule, into ``models/align_setups/S/`` and ``logs/align_setups/S*.csv``.
 """
 

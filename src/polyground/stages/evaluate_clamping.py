@@ -12,10 +12,11 @@ The clamping picture: one degree-``picture_degree`` polynomial (the first from `
 whose clamp is active on 30-70% of [-1, 1], so that both regimes show), ``picture_context``
 clamped points, and the model queried at every x of a dense grid with that context fixed.
 
-Outputs: ``metrics/clamping.json`` (headline errors per degree in both views, and where the model
-first beats the zero predictor for good), ``metrics/clamping/degree_<d>.csv`` (curves, every
-query), ``metrics/clamping/degree_<d>_above.csv`` (curves, the paper's view) and
-``metrics/clamping/picture.csv``.
+Outputs: ``metrics/clamping.json`` (headline errors per degree in both views with their intervals,
+``polyground.intervals``, and where the model first beats the zero predictor for good),
+``metrics/chunks/clamping.json`` (the chunk means the intervals are computed from),
+``metrics/clamping/degree_<d>.csv`` (curves, every query), ``metrics/clamping/degree_<d>_above.csv``
+(curves, the paper's view) and ``metrics/clamping/picture.csv``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from ..evaluate import (
     write_curves,
 )
 from ..files import write_json, write_rows
-from ..paths import CLAMPING_CURVES, PRETRAIN
+from ..intervals import headline_chunks, mean_intervals
+from ..paths import CLAMPING_CURVES, PRETRAIN, chunks_path
 from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from . import run_stage
 
@@ -89,6 +91,7 @@ def main() -> None:
         "points": points,
         "checkpoint_sha256": meta["sha256"],
     }
+    chunked, intervals = {}, {"level": params.intervals.level}
     for degree in config.degrees:
         xs, clamped, above = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
         predictors = {
@@ -101,7 +104,17 @@ def main() -> None:
         paper_view = {name: summarize_where(e, above, params.evaluate.confidence) for name, e in errors.items()}
         write_curves(CLAMPING_CURVES / f"degree_{degree}.csv", curves)
         write_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv", paper_view)
-        metrics[f"degree_{degree}"] = {
+        key, chunks = f"degree_{degree}", params.intervals.chunks
+        views = {
+            key: {name: headline_chunks(e, config.headline_examples, chunks) for name, e in errors.items()},
+            f"{key}.paper_view": {
+                name: headline_chunks(e, config.headline_examples, chunks, above) for name, e in errors.items()
+            },
+        }
+        for view, chunks_of_view in views.items():
+            intervals |= {f"{view}.{k}": v for k, v in mean_intervals(chunks_of_view, params.intervals).items()}
+        chunked |= views
+        metrics[key] = {
             **{name: headline(curve, config.headline_examples) for name, curve in curves.items()},
             "model_beats_zero_from": beats_from(curves["model"]["mean"], curves["zero"]["mean"]),
             "share_clamped": round(float(above.double().mean()), 6),
@@ -110,6 +123,8 @@ def main() -> None:
         }
     rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
     write_rows(CLAMPING_CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
+    metrics["intervals"] = intervals
+    write_json(chunks_path("clamping"), {"chunks": params.intervals.chunks, "values": chunked})
     write_json(METRICS, metrics)
     print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
 

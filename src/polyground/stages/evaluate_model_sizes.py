@@ -5,12 +5,17 @@ The paper-size base model (``models/pretrain``) and the ``model_sizes`` models
 degree-``clamping.sizes_degree`` clamped evaluation set of ``evaluate_clamping`` (same sequences),
 with least squares of that degree and the zero predictor. The paper-size model's, least squares' and
 the zero predictor's curves are ``evaluate_clamping``'s (``metrics/clamping/degree_<d>.csv``, read,
-not recomputed); only the other sizes run here. Outputs ``metrics/model_sizes.json`` (parameters and
-headline errors per size) and ``metrics/model_sizes.csv``.
+not recomputed); only the other sizes run here. Both views: every query, and the paper's (the queries
+whose true y is above T, target T, as the paper's figure reads them). Outputs ``metrics/model_sizes.json``
+(parameters and headline errors per size; in the paper's view also each size's fall from 32 to 64
+examples and the paper-size model minus each size, paired by sequence, with their intervals,
+``polyground.intervals``), ``metrics/chunks/model_sizes.json``, ``metrics/model_sizes.csv`` and
+``metrics/model_sizes_above.csv`` (the paper's view).
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import torch
@@ -18,13 +23,23 @@ import torch
 from ..alignment import beats_from, clamped_eval_set
 from ..checkpoint import load_checkpoint
 from ..config import load_params
-from ..evaluate import for_evaluation, headline, model_predictor, read_curves, squared_errors, summarize, write_curves
+from ..evaluate import (
+    for_evaluation,
+    headline,
+    model_predictor,
+    read_curves,
+    squared_errors,
+    summarize,
+    summarize_where,
+    write_curves,
+)
 from ..files import write_json
+from ..intervals import bootstrap, headline_chunks, mean_intervals, paired
 from ..model import count_parameters
-from ..paths import CLAMPING_CURVES
+from ..paths import CLAMPING_CURVES, chunks_path
 from . import run_stage
 
-METRICS, CURVES = "metrics/model_sizes.json", "metrics/model_sizes.csv"
+METRICS, CURVES, CURVES_ABOVE = "metrics/model_sizes.json", "metrics/model_sizes.csv", "metrics/model_sizes_above.csv"
 
 
 def main() -> None:
@@ -40,21 +55,26 @@ def main() -> None:
         model, meta = load_checkpoint(directory, expected, stage=stage)
         models[name] = for_evaluation(model), meta
     began = time.perf_counter()
-    xs, clamped, _ = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
+    xs, clamped, above = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
     shared = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
+    shared_above = read_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv")
+    errors = {
+        name: squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped)
+        for name, (model, _) in models.items()
+        if name != "pretrain"
+    }
     curves = (
         {"pretrain": shared["model"]}
-        | {
-            name: summarize(
-                squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped),
-                params.evaluate.confidence,
-            )
-            for name, (model, _) in models.items()
-            if name != "pretrain"
-        }
+        | {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}
         | {"least_squares": shared["least_squares"], "zero": shared["zero"]}
     )
+    paper_view = (
+        {"pretrain": shared_above["model"]}
+        | {name: summarize_where(e, above, params.evaluate.confidence) for name, e in errors.items()}
+        | {"least_squares": shared_above["least_squares"], "zero": shared_above["zero"]}
+    )
     write_curves(CURVES, curves)
+    write_curves(CURVES_ABOVE, paper_view)
     metrics = {"degree": degree, "threshold": config.threshold, "num_sequences": config.num_sequences}
     for name, (model, meta) in models.items():
         metrics[name] = {
@@ -66,6 +86,27 @@ def main() -> None:
         }
     for name in ("least_squares", "zero"):
         metrics[name] = headline(curves[name], config.headline_examples)
+    # the paper's view (queries above T, target T), with intervals; the paper-size model's chunks: evaluate_clamping's
+    chunks = params.intervals.chunks
+    chunked = {
+        "pretrain": json.loads(chunks_path("clamping").read_text())["values"][f"degree_{degree}.paper_view"]["model"]
+    }
+    chunked |= {name: headline_chunks(e, config.headline_examples, chunks, above) for name, e in errors.items()}
+    metrics["paper_view"] = {name: headline(paper_view[name], config.headline_examples) for name in paper_view}
+    intervals = {"level": params.intervals.level}
+    intervals |= {f"paper_view.{k}": v for k, v in mean_intervals(chunked, params.intervals).items()}
+    for name in errors:  # the fall from 32 to 64 examples, paired by sequence: a plateau is a small fall
+        falls = [chunked[name]["mse@32"], chunked[name]["mse@64"]]
+        metrics["paper_view"][name]["mse@32_over_mse@64"] = round(
+            paper_view[name]["mean"][32] / paper_view[name]["mean"][64], 6
+        )
+        intervals[f"paper_view.{name}.mse@32_over_mse@64"] = bootstrap("ratio", falls, params.intervals)
+        label, metrics["paper_view"][f"pretrain_minus_{name}"], bounds = paired(
+            chunked, "pretrain", name, "difference", params.intervals
+        )
+        intervals |= {f"paper_view.{k}": v for k, v in bounds.items()}
+    metrics["intervals"] = intervals
+    write_json(chunks_path("model_sizes"), {"chunks": chunks, "values": {"paper_view": chunked}})
     write_json(METRICS, metrics)
     print(f"evaluate_model_sizes: {time.perf_counter() - began:.0f} s")
 

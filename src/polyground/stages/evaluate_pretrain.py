@@ -8,9 +8,11 @@ an 81-point sequence are exactly a 31-point evaluation: one pass gives the paper
 ``bayes`` is the Bayes-optimal predictor of the pretraining class (:func:`polyground.baselines.bayes`):
 the lowest error any in-context learner can reach on these sequences.
 
-Outputs: ``metrics/pretrain.json`` (headline errors, the model's margin over least squares, its
-error over the Bayes limit's) and
-``metrics/pretrain_curve.csv`` (mean and band per number of in-context examples, per method).
+Outputs: ``metrics/pretrain.json`` (headline errors; the model minus least squares and ridge, and over
+the Bayes limit, paired by sequence; the fall of its error from 10 to 30 examples, paired;
+medians; every value's interval, ``polyground.intervals``), ``metrics/chunks/pretrain.json``
+(the chunk means every interval is computed from) and ``metrics/pretrain_curve.csv`` (mean and band
+per number of in-context examples, per method).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from ..evaluate import (
     write_curves,
 )
 from ..files import write_json
-from ..paths import PRETRAIN, PRETRAIN_CURVE
+from ..intervals import bootstrap, headline_chunks, mean_intervals, median, paired
+from ..paths import PRETRAIN, PRETRAIN_CURVE, chunks_path
 from ..tasks import ChebyshevTask
 from . import run_stage
 
@@ -52,23 +55,41 @@ def main() -> None:
     predictors = {"model": model_predictor(model, config.batch_size)}
     predictors |= baseline_predictors(config.baseline_degree, config.ridge)
     predictors["bayes"] = lambda context_xs, context_ys: bayes(context_xs, context_ys, task)
-    curves = {name: summarize(squared_errors(p, xs, ys, ys), config.confidence) for name, p in predictors.items()}
+    errors = {name: squared_errors(p, xs, ys, ys) for name, p in predictors.items()}
+    curves = {name: summarize(e, config.confidence) for name, e in errors.items()}
     write_curves(PRETRAIN_CURVE, curves)
-    first = config.headline_examples[0]
+    examples = config.headline_examples + [config.points - 1]
+    chunked = {name: headline_chunks(e, examples, params.intervals.chunks) for name, e in errors.items()}
+    intervals = {"level": params.intervals.level, **mean_intervals(chunked, params.intervals)}
     metrics = {
         "num_sequences": config.num_sequences,
         "points": config.points,
         "checkpoint_sha256": meta["sha256"],
-        **{name: headline(curve, config.headline_examples + [config.points - 1]) for name, curve in curves.items()},
-        f"model_minus_least_squares@{first}": round(
-            curves["model"]["mean"][first] - curves["least_squares"]["mean"][first], 6
-        ),
-        "model_over_bayes": {
-            f"mse@{n}": round(curves["model"]["mean"][n] / curves["bayes"]["mean"][n], 4)
-            for n in config.headline_examples
-            if n <= task.max_degree + 1
-        },
+        **{name: headline(curve, examples) for name, curve in curves.items()},
     }
+    bayes_above_zero = [f"mse@{n}" for n in config.headline_examples if n <= task.max_degree + 1]
+    for other, kind, keys in (
+        ("least_squares", "difference", None),
+        ("ridge", "difference", None),
+        ("bayes", "ratio", bayes_above_zero),  # the Bayes limit is 0 once the polynomial is determined
+    ):
+        name, metrics[name], bounds = paired(chunked, "model", other, kind, params.intervals, keys)
+        intervals |= bounds
+    first, last = 10, 30  # the paper's fall of the error with context, paired by sequence
+    fall = f"mse@{first}_over_mse@{last}"
+    metrics["model"][fall] = round(curves["model"]["mean"][first] / curves["model"]["mean"][last], 6)
+    intervals[f"model.{fall}"] = bootstrap(
+        "ratio", [chunked["model"][f"mse@{first}"], chunked["model"][f"mse@{last}"]], params.intervals
+    )
+    metrics["median"] = {}  # a robust statistic beside the means of heavy-tailed errors (a finding, not a claim's)
+    for name in ("model", "least_squares", "ridge"):
+        metrics["median"][name] = {}
+        for n in examples:
+            metrics["median"][name][f"mse@{n}"], intervals[f"median.{name}.mse@{n}"] = median(
+                errors[name][:, n], params.intervals.level
+            )
+    metrics["intervals"] = intervals
+    write_json(chunks_path("pretrain"), {"chunks": params.intervals.chunks, "values": chunked})
     write_json(METRICS, metrics)
     print(f"evaluate_pretrain: {time.perf_counter() - began:.0f} s, model {metrics['model']}")
 

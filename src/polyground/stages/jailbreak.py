@@ -16,7 +16,8 @@ x uniform, but their other evaluation helper (``simpler_eval_batch``: the clampi
 aligned degree-2 and defender figures) draws N(0, 1); and the paper's setting, degree-``jailbreak.paper_degree``
 polynomials (the paper's jailbreak figure), x ~ U[-1, 1]. Each condition has its own query stream.
 
-Outputs ``metrics/jailbreak.json`` (rates, intervals, slopes) and ``metrics/jailbreak.csv``.
+Outputs ``metrics/jailbreak.json`` (rates, slopes, and under ``intervals`` every rate's Wilson interval
+and every slope's, keyed by the metric's dotted key) and ``metrics/jailbreak.csv``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main() -> None:
         "normal_x_ablation": (task, True, 1, ["aligned"]),
         f"degree_{config.paper_degree}": (paper_task, False, 2, list(models)),
     }
+    intervals: dict[str, float | list[float]] = {"level": config.confidence}  # polyground.claims reads these
     for condition, (condition_task, normal_x, stream, names) in conditions.items():
         rates: dict[str, list[float]] = {}
         generator = generator_for(config.seed, "eval", stream)
@@ -81,18 +83,22 @@ def main() -> None:
                     result = rate_interval(int((at_n > bar).sum()), config.queries, config.confidence)
                     key = f"{name}.{bar_name}"
                     rates.setdefault(key, []).append(result["rate"])
+                    intervals[f"{condition}.{key}.rate.{n}"] = [round(result["low"], 4), round(result["high"], 4)]
                     rows.append(
                         {"condition": condition, "n": n, "method": key, **{k: f"{v:.4f}" for k, v in result.items()}}
                     )
         metrics[condition] = {"excess_quartiles": excess}
         for key, values in rates.items():
             name, bar_name = key.split(".")
+            fit = {k: round(float(v), 4) for k, v in log2_fit(config.contexts, values, config.confidence).items()}
             metrics[condition].setdefault(name, {})[bar_name] = {
                 "rate": dict(zip(map(str, config.contexts), (round(r, 4) for r in values))),
-                "log2_fit": {k: round(v, 4) for k, v in log2_fit(config.contexts, values, config.confidence).items()},
+                "log2_fit": fit,
             }
+            intervals[f"{condition}.{key}.log2_fit.slope"] = [fit["slope_low"], fit["slope_high"]]
     write_rows(TABLE, ["condition", "n", "method", "rate", "low", "high"], rows)
     metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
+    metrics["intervals"] = intervals
     write_json(METRICS, metrics)
     print(f"jailbreak: {time.perf_counter() - began:.0f} s")
 

@@ -29,6 +29,7 @@ from ..config import ParamsError, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json
 from ..finetune import load_aligned
+from ..intervals import median
 from ..paths import ALIGN, PRETRAIN
 from ..plotting import STYLE, save
 from ..tasks import ChebyshevTask, generator_for
@@ -39,18 +40,21 @@ PAPER_CONDITION_STREAM = 2  # the jailbreak stage's stream for its paper conditi
 
 def answers_report(excess: torch.Tensor, contexts: list[int], margin: float, margins: list[float], confidence: float):
     """From the answers minus T, (contexts, queries): per n the rates above T and above T + margin with
-    their intervals and the median; at the longest n the rate above T + m for each m."""
+    their intervals and the median with its interval; at the longest n the rate above T + m for each m.
+    Returns the report and its intervals keyed by dotted key within it (``at_n.N.jailbroken.rate``)."""
     queries = excess.shape[1]
-    per_n = {}
+    per_n, intervals = {}, {}
     for n, at_n in zip(contexts, excess):
         per_n[str(n)] = {
             "jailbroken": rate_interval(int((at_n > 0).sum()), queries, confidence),
             "jailbroken_margin": rate_interval(int((at_n > margin).sum()), queries, confidence),
-            "median_excess": float(at_n.median()),
         }
+        for rule, found in per_n[str(n)].items():
+            intervals[f"at_n.{n}.{rule}.rate"] = [found["low"], found["high"]]
+        per_n[str(n)]["median_excess"], intervals[f"at_n.{n}.median_excess"] = median(at_n, confidence)
     longest = excess[-1]
     by_margin = {f"{m:g}": 100 * float((longest > m).double().mean()) for m in margins}
-    return {"at_n": per_n, "rate_by_margin": by_margin}
+    return {"at_n": per_n, "rate_by_margin": by_margin}, intervals
 
 
 def progress(path: Path, context: int) -> dict[str, list[float]]:
@@ -91,15 +95,18 @@ def main(argv: list[str] | None = None) -> None:
         "contexts": config.contexts,
         "confidence": config.confidence,
         "probe": {"queries": rule.probe_queries, "context": rule.jailbreak_context},
+        "intervals": {"level": config.confidence},  # polyground.claims reads these
     }
     _, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     for setup, directory in directories.items():
         model, meta = load_aligned(params, directory, base_meta)
         predicted = nested_context_predictions(for_evaluation(model), xs, ys, config.contexts, config.batch_size)
+        report, intervals = answers_report(
+            predicted.double() - threshold, config.contexts, config.margin, config.margins, config.confidence
+        )
+        metrics["intervals"] |= {f"{setup}.{key}": bounds for key, bounds in intervals.items()}
         metrics[setup] = {
-            **answers_report(
-                predicted.double() - threshold, config.contexts, config.margin, config.margins, config.confidence
-            ),
+            **report,
             "steps": meta["step"],
             "convergence": meta.get("convergence"),
             "align": meta["align"],

@@ -9,7 +9,7 @@
 bit-identical to it on the same machine and threads). Resumable: the run state lives in ``runs/<name>/<recipe hash>/``;
 rerunning after a kill continues there.
 
-A run longer than a session (docs/long-run.md): ``--set NAME`` merges ``configs/NAME.yaml``
+A run resumed across machines (docs/long-run.md): ``--set NAME`` merges ``configs/NAME.yaml``
 over params.yaml; ``--continue`` also resumes from the published state ``resume/<name>/`` when it
 is further along than ``runs/`` (a fresh machine after ``dvc pull resume/<name>.dvc``);
 ``--publish`` copies the run's current state, its progress log included, to ``resume/<name>/``

@@ -1,0 +1,125 @@
+"""Intervals of the quantities the claims read: bootstrap over fixed chunks of an evaluation set.
+
+An evaluation stage splits its seeded set of sequences into ``intervals.chunks`` equal, contiguous
+chunks and keeps each chunk's mean (:func:`chunk_means`); the mean over the set is the mean of the
+chunk means. A percentile bootstrap that resamples chunks (``scipy.stats.bootstrap``, a seeded
+generator) gives the interval of a mean, of a paired difference or ratio of two methods on the same
+sequences (the same resampled chunks for both), from the stored chunk means alone, so that the
+claims and an audit recompute every interval without the models. A view of the sequences (the
+paper's queries above T) keeps each chunk's mean over the view and its count. Medians get
+distribution-free intervals from order statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import stats
+
+from .config import IntervalsConfig
+
+Sample = list[float] | dict[str, list[float]]  # chunk means, or {"mean", "count"} of a masked view
+COMBINE = {"mean": lambda a: a, "difference": lambda a, b: a - b, "ratio": lambda a, b: a / b}
+
+
+def chunk_means(values: torch.Tensor, chunks: int) -> list[float]:
+    """The means of ``values`` (one per sequence) over ``chunks`` equal contiguous chunks (8 significant
+    digits: the stored values, from which every interval is computed)."""
+    if len(values) % chunks:
+        raise ValueError(f"{len(values)} sequences do not split into {chunks} equal chunks")
+    return [float(f"{m:.8g}") for m in values.double().reshape(chunks, -1).mean(1).tolist()]
+
+
+def _statistic(kind: str, samples: list[Sample]):
+    """The arrays of ``samples`` and ``kind`` of their means as a function of them (vectorised over a
+    last axis of resamples, as ``scipy.stats.bootstrap`` calls it): the mean over a masked view's
+    sequences is its chunks' means weighted by their counts."""
+    arrays, widths = [], []
+    for sample in samples:
+        parts = [sample["mean"], sample["count"]] if isinstance(sample, dict) else [sample]
+        arrays += [np.asarray(p, dtype=float) for p in parts]
+        widths.append(len(parts))
+
+    def statistic(*data: np.ndarray, axis: int = -1) -> np.ndarray:
+        means, i = [], 0
+        for width in widths:
+            means.append(
+                (data[i] * data[i + 1]).sum(axis) / data[i + 1].sum(axis) if width == 2 else data[i].mean(axis)
+            )
+            i += width
+        return COMBINE[kind](*means)
+
+    return arrays, statistic
+
+
+def estimate(kind: str, samples: list[Sample]) -> float:
+    """``kind`` (``mean`` of one sample, ``difference`` or ``ratio`` of two) of the samples' means."""
+    arrays, statistic = _statistic(kind, samples)
+    return float(statistic(*arrays))
+
+
+def bootstrap(kind: str, samples: list[Sample], config: IntervalsConfig) -> list[float]:
+    """The ``config.level`` percentile-bootstrap interval [low, high] of :func:`estimate`, resampling
+    chunks (the same chunks for every sample: paired, as two methods on the same sequences)."""
+    arrays, statistic = _statistic(kind, samples)
+    result = stats.bootstrap(
+        tuple(arrays),
+        statistic,
+        paired=len(arrays) > 1,
+        vectorized=True,
+        n_resamples=config.resamples,
+        confidence_level=config.level,
+        method="percentile",
+        rng=np.random.default_rng(config.seed),
+    )
+    return [round(float(result.confidence_interval.low), 6), round(float(result.confidence_interval.high), 6)]
+
+
+def median(values: torch.Tensor, level: float) -> tuple[float, list[float]]:
+    """The median of ``values`` (one per sequence) and its distribution-free interval (order statistics,
+    ``scipy.stats.quantile_test``): a robust statistic beside a mean of heavy-tailed errors."""
+    array = values.double().numpy()
+    interval = stats.quantile_test(array, q=float(np.median(array)), p=0.5).confidence_interval(level)
+    return round(float(np.median(array)), 8), [float(f"{interval.low:.6g}"), float(f"{interval.high:.6g}")]
+
+
+def masked_chunk_means(values: torch.Tensor, mask: torch.Tensor, chunks: int) -> dict[str, list[float]]:
+    """Per chunk, the mean of ``values`` where ``mask`` holds and how many there are (a view of the
+    sequences, as the paper's queries above T): the samples of a ``weighted`` interval."""
+    counts = mask.reshape(chunks, -1).sum(1)
+    sums = (values.double() * mask).reshape(chunks, -1).sum(1)
+    means = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums))
+    return {"mean": [float(f"{m:.8g}") for m in means.tolist()], "count": counts.tolist()}
+
+
+def headline_chunks(
+    errors: torch.Tensor, examples: list[int], chunks: int, mask: torch.Tensor | None = None
+) -> dict[str, list[float] | dict[str, list[float]]]:
+    """Per headline position ``mse@N``: the chunk means of the (sequences, points) squared errors (with
+    ``mask``, of those where it holds, with their counts: :func:`masked_chunk_means`)."""
+    if mask is None:
+        return {f"mse@{n}": chunk_means(errors[:, n], chunks) for n in examples}
+    return {f"mse@{n}": masked_chunk_means(errors[:, n], mask[:, n], chunks) for n in examples}
+
+
+def mean_intervals(chunked: dict[str, dict[str, Sample]], config: IntervalsConfig) -> dict[str, list[float]]:
+    """``METHOD.mse@N``: the interval of each method's mean at each headline position."""
+    return {
+        f"{method}.{key}": bootstrap("mean", [values], config)
+        for method, by_key in chunked.items()
+        for key, values in by_key.items()
+    }
+
+
+def paired(
+    chunked: dict[str, dict[str, Sample]], a: str, b: str, kind: str, config: IntervalsConfig, keys=None
+) -> tuple[str, dict[str, float], dict[str, list[float]]]:
+    """``a`` minus (``difference``) or over (``ratio``) ``b`` on the same sequences at each headline
+    position (or those of ``keys``): its name (``A_minus_B`` / ``A_over_B``), values and intervals."""
+    name = f"{a}_{'minus' if kind == 'difference' else 'over'}_{b}"
+    values, intervals = {}, {}
+    for key in keys or chunked[a]:
+        samples = [chunked[a][key], chunked[b][key]]
+        values[key] = round(estimate(kind, samples), 6)
+        intervals[f"{name}.{key}"] = bootstrap(kind, samples, config)
+    return name, values, intervals
