@@ -67,3 +67,17 @@ def test_the_leaf_check_sees_a_stage_import(tmp_path):
     path = tmp_path / "many_shot.py"
     path.write_text("from .align import load_base_and_aligned\nfrom ..files import write_json\n")
     assert "polyground.stages.align" in imported_modules(path, "polyground.stages.many_shot")
+
+
+def test_a_training_stage_depends_on_choices_not_on_floating_point_metrics():
+    """A last digit of an evaluation (another CPU's kernels) must not retrain a model: a training stage
+    (one whose outputs hold models/) reads a metrics file only when that file holds a choice alone."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        outs = [next(iter(o)) if isinstance(o, dict) else o for o in body.get("outs", [])]
+        if not any(str(o).startswith("models/") for o in outs):
+            continue
+        for dep in (d for d in body.get("deps", []) if d.startswith("metrics/")):
+            assert dep == "metrics/soft_prompt_sweep_best.json", f"training stage {name} depends on {dep}"
+            assert set(yaml.safe_load((ROOT / dep).read_text())) == {"best_lr"}, f"{dep} holds more than the choice"

@@ -20,65 +20,74 @@ from polyground.config import load_params
 
 pytestmark = pytest.mark.slow
 
-PRODUCED = [
-    "metrics/pretrain.json",
-    "metrics/pretrain_curve.csv",
-    "logs/pretrain.csv",
-    "logs/pretrain_progress.csv",
-    "figures/pretrain_progress.png",
-    "figures/pretrain_progress.pdf",
-    "figures/function_class.png",
-    "figures/function_class.pdf",
-    "figures/pretrain_vs_baselines.png",
-    "figures/pretrain_vs_baselines.pdf",
-    "metrics/seed_spread.json",
-    "paper/generated/numbers.tex",
-    "paper/generated/claims.tex",
-    "metrics/clamping.json",
-    "metrics/clamping/degree_4.csv",
-    "metrics/clamping/degree_8.csv",
-    "metrics/clamping/picture.csv",
-    "metrics/clamping/degree_4_above.csv",
-    "metrics/clamping/degree_8_above.csv",
-    "figures/in_context_clamping.png",
-    "figures/in_context_clamping.pdf",
-    "figures/clamping_picture.png",
-    "figures/clamping_picture.pdf",
-    "logs/pretrain_snapshot.csv",
-    "logs/pretrain_snapshot_progress.csv",
-    "logs/pretrain_tiny.csv",
-    "logs/pretrain_small.csv",
-    "metrics/model_sizes.json",
-    "metrics/model_sizes.csv",
-    "logs/align.csv",
-    "metrics/align.json",
-    "metrics/align/clamped_regression.csv",
-    "metrics/align/defender.csv",
-    "metrics/jailbreak.json",
-    "metrics/jailbreak.csv",
-    "logs/align_setups/authors_progress.csv",  # the smoke set's align_setups (configs/smoke.yaml)
-    "metrics/jailbreak_setups/authors.json",
-    "figures/jailbreak_setup_authors.png",
-    "figures/jailbreak_setup_authors.pdf",
-    "metrics/soft_prompt_sweep.json",
-    "metrics/soft_prompt_sweep.csv",
-    "metrics/finetune.json",
-    "metrics/finetune/k0.csv",
-    "metrics/finetune/k3.csv",
-    "metrics/finetune_summary.md",
-] + [
-    f"figures/{name}.{ext}"
-    for name in (
-        "model_sizes",
-        "aligned_model",
-        "jailbreak",
-        "jailbreak_normal_x_ablation",
-        "jailbreak_paper_degree",
-        "finetune_fixed_coefficients",
-        "soft_prompt_lr_sweep",
-    )
-    for ext in ("png", "pdf")
-]
+PRODUCED = (
+    [
+        "metrics/pretrain.json",
+        "metrics/pretrain_curve.csv",
+        "logs/pretrain.csv",
+        "logs/pretrain_progress.csv",
+        "figures/pretrain_progress.png",
+        "figures/pretrain_progress.pdf",
+        "figures/function_class.png",
+        "figures/function_class.pdf",
+        "figures/pretrain_vs_baselines.png",
+        "figures/pretrain_vs_baselines.pdf",
+        "metrics/seed_spread.json",
+        "paper/generated/numbers.tex",
+        "paper/generated/claims.tex",
+        "metrics/clamping.json",
+        "metrics/clamping/degree_4.csv",
+        "metrics/clamping/degree_8.csv",
+        "metrics/clamping/picture.csv",
+        "metrics/clamping/degree_4_above.csv",
+        "metrics/clamping/degree_8_above.csv",
+        "figures/in_context_clamping.png",
+        "figures/in_context_clamping.pdf",
+        "figures/clamping_picture.png",
+        "figures/clamping_picture.pdf",
+        "logs/pretrain_snapshot.csv",
+        "logs/pretrain_snapshot_progress.csv",
+        "logs/pretrain_tiny.csv",
+        "logs/pretrain_small.csv",
+        "metrics/model_sizes.json",
+        "metrics/model_sizes.csv",
+        "logs/align.csv",
+        "metrics/align.json",
+        "metrics/align/clamped_regression.csv",
+        "metrics/align/defender.csv",
+        "metrics/jailbreak.json",
+        "metrics/jailbreak.csv",
+        "logs/align_setups/authors_progress.csv",  # the smoke set's align_setups (configs/smoke.yaml)
+        "metrics/jailbreak_setups/authors.json",
+        "figures/jailbreak_setup_authors.png",
+        "figures/jailbreak_setup_authors.pdf",
+        "metrics/soft_prompt_sweep.json",
+        "metrics/soft_prompt_sweep.csv",
+        "metrics/finetune.json",
+        "metrics/finetune/k0.csv",
+        "metrics/finetune/k3.csv",
+        "metrics/finetune_summary.md",
+        "metrics/soft_prompt_sweep_best.json",
+        "metrics/model_sizes_above.csv",
+    ]
+    + [
+        f"metrics/chunks/{stage}.json"
+        for stage in ("pretrain", "clamping", "model_sizes", "align", "soft_prompt_sweep", "finetune")
+    ]
+    + [
+        f"figures/{name}.{ext}"
+        for name in (
+            "model_sizes",
+            "aligned_model",
+            "jailbreak",
+            "jailbreak_normal_x_ablation",
+            "jailbreak_paper_degree",
+            "finetune_fixed_coefficients",
+            "soft_prompt_lr_sweep",
+        )
+        for ext in ("png", "pdf")
+    ]
+)
 PHENOMENA = ["elasticity", "safety_basin", "steering", "many_shot", "post_training_scaling"]  # beyond the paper
 PRODUCED += [
     f"{kind}/{name}.{ext}"

@@ -407,7 +407,15 @@ def readme_table(rows: list[dict], level: float) -> str:
     for r in rows:
         if r["kind"] == "paper" and r["verdict"] != "REPRODUCED":
             lines.append(
-                _cells([f"{r['statement']} (`{r['id']}`)", r["got"], r["paper_value"], r["verdict"], r["cause"]])
+                _cells(
+                    [
+                        f"{r['statement']} (`{r['id']}`)",
+                        f"{r['got']}: {'true' if r['holds'] else 'false'}",
+                        r["paper_value"],
+                        r["verdict"],
+                        r["cause"],
+                    ]
+                )
             )
     return "\n".join(lines) + "\n"
 

@@ -356,6 +356,7 @@ class ClampingConfig(Section):
     picture_grid: Annotated[int, Field(gt=1)] = 201
     picture_seed: Seed = 3
     sizes_degree: Degree = 8  # one of degrees: the model-size study reuses that degree's curves
+    plateau_examples: Annotated[list[Index], Field(min_length=2, max_length=2)] = [32, 64]  # a size's fall between
 
     @model_validator(mode="after")
     def _sizes_degree_evaluated(self) -> ClampingConfig:
@@ -363,6 +364,11 @@ class ClampingConfig(Section):
             raise ValueError(
                 f"{KEY}.sizes_degree = {self.sizes_degree} is not in {KEY}.degrees = {self.degrees}: the "
                 "model-size study reads the paper-size model's curve of that degree (add it to the degrees)"
+            )
+        if not set(self.plateau_examples) <= set(self.headline_examples):
+            raise ValueError(
+                f"{KEY}.plateau_examples = {self.plateau_examples} must be among {KEY}.headline_examples = "
+                f"{self.headline_examples}: add them there"
             )
         return self
 

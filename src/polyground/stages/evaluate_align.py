@@ -8,8 +8,9 @@ Degree-``evaluate_align.degree`` polynomials, clamped at ``align.threshold``:
 * the defender view: only the queries whose true y is above T (target T), for a clamped and an
   unclamped context; per context length the mean over those queries, with its band.
 
-Outputs ``metrics/align.json`` (headline errors, the fine-tuning budget) and
-``metrics/align/{clamped_regression,defender}.csv``.
+Outputs ``metrics/align.json`` (headline errors with their intervals, ``polyground.intervals``; the
+fine-tuning budget), ``metrics/chunks/align.json`` (the chunk means the intervals are computed from)
+and ``metrics/align/{clamped_regression,defender}.csv``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from ..evaluate import (
 )
 from ..files import write_json
 from ..finetune import load_base_and_aligned
+from ..intervals import headline_chunks, mean_intervals
+from ..paths import chunks_path
 from ..tasks import ChebyshevTask, clamp, generator_for
 from . import run_stage
 
@@ -64,16 +67,21 @@ def main() -> None:
         for name, predict in models.items()
     }
     baselines = {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
-    regression = {name: summarize(errors[name, "clamped_context"], params.evaluate.confidence) for name in models}
-    regression |= {
-        name: summarize(squared_errors(p, xs, clamped, clamped), params.evaluate.confidence)
-        for name, p in baselines.items()
-    }
+    regression_errors = {name: errors[name, "clamped_context"] for name in models}
+    regression_errors |= {name: squared_errors(p, xs, clamped, clamped) for name, p in baselines.items()}
+    regression = {name: summarize(e, params.evaluate.confidence) for name, e in regression_errors.items()}
     above = ys > threshold
     defender = {f"{name}_{c}": summarize_where(e, above, params.evaluate.confidence) for (name, c), e in errors.items()}
+    examples, chunks = config.headline_examples, params.intervals.chunks
+    chunked = {  # the chunk means the intervals are computed from, per view
+        "clamped_regression": {n: headline_chunks(e, examples, chunks) for n, e in regression_errors.items()},
+        "defender": {f"{n}_{c}": headline_chunks(e, examples, chunks, above) for (n, c), e in errors.items()},
+    }
+    intervals = {"level": params.intervals.level}
+    for view, by_method in chunked.items():
+        intervals |= {f"{view}.{k}": v for k, v in mean_intervals(by_method, params.intervals).items()}
     write_curves(CURVES / "clamped_regression.csv", regression)
     write_curves(CURVES / "defender.csv", defender)
-    examples = config.headline_examples
     metrics = {
         "threshold": threshold,
         "degree": config.degree,
@@ -86,7 +94,9 @@ def main() -> None:
             for name, curve in defender.items()
         },
         "checkpoint_sha256": {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]},
+        "intervals": intervals,
     }
+    write_json(chunks_path("align"), {"chunks": chunks, "values": chunked})
     write_json(METRICS, metrics)
     print(f"evaluate_align: {time.perf_counter() - began:.0f} s")
 

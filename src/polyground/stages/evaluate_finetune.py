@@ -2,8 +2,9 @@
 
 ``python -m polyground.stages.evaluate_finetune sweep``: every learning rate of the soft-prompt
 sweep on its k; ``metrics/soft_prompt_sweep.json`` (headline errors per learning rate, and
-``best_lr``: the lowest error averaged over 0..N-1 examples, and its errors again as ``best``) and
-``metrics/soft_prompt_sweep.csv``.
+``best_lr``: the lowest error averaged over 0..N-1 examples, and its errors again as ``best``),
+``metrics/soft_prompt_sweep_best.json`` (``best_lr`` alone: what the best-rate prompt's training
+depends on) and ``metrics/soft_prompt_sweep.csv``.
 
 ``python -m polyground.stages.evaluate_finetune grid``: for each k, every method, the untouched
 pretrained model, least squares and ridge of the class's degree, the zero predictor and the
@@ -12,12 +13,16 @@ sweep's best prompt on k = ``sweep_best_on``); on the sweep's k the untouched mo
 sweep's (same sequences: read, not recomputed): ``metrics/finetune/k<k>.csv`` (curves with bands),
 ``metrics/finetune.json`` (with, per k, the best soft prompt's excess over LoRA: every prompt trained
 for that k, the best-rate one included) and ``metrics/finetune_summary.md`` (method x k: trainable
-parameters, error at the headline examples, fine-tuning wall time).
+parameters, error at the headline examples, fine-tuning wall time). Every headline error has its
+interval (``polyground.intervals``; every model minus LoRA, and the best prompt minus LoRA, paired
+by sequence); the chunk means
+are in ``metrics/chunks/{soft_prompt_sweep,finetune}.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -39,10 +44,13 @@ from ..evaluate import (
 )
 from ..files import write_atomic, write_json
 from ..finetune import load_finetuned
+from ..intervals import bootstrap, headline_chunks, mean_intervals, paired
+from ..paths import chunks_path
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage
 
 BASE, SWEEP_CURVES = "models/pretrain", "metrics/soft_prompt_sweep.csv"
+BEST_LR = "metrics/soft_prompt_sweep_best.json"  # the sweep's chosen rate, alone
 
 
 def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,21 +63,17 @@ def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def sweep(params) -> None:
-    config = params.finetune
+    config, chunks = params.finetune, params.intervals.chunks
     xs, ys = eval_set(config, config.sweep_fixed_coefficients)
     base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
-    curves = {
-        "pretrained": summarize(
-            squared_errors(model_predictor(base, config.batch_size), xs, ys, ys), params.evaluate.confidence
-        )
-    }
+    errors = squared_errors(model_predictor(base, config.batch_size), xs, ys, ys)
+    curves = {"pretrained": summarize(errors, params.evaluate.confidence)}
     metrics: dict = {"pairs": config.sweep_pairs, "fixed_coefficients": config.sweep_fixed_coefficients, "lrs": {}}
+    chunked = {"pretrained": headline_chunks(errors, config.headline_examples, chunks)}
     for lr in config.sweep_lrs:
         model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
-        curve = summarize(
-            squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys),
-            params.evaluate.confidence,
-        )
+        lr_errors = squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys)
+        curve = summarize(lr_errors, params.evaluate.confidence)
         curves[f"lr_{lr}"] = curve
         mean = sum(curve["mean"]) / len(curve["mean"])
         metrics["lrs"][str(lr)] = {
@@ -78,12 +82,17 @@ def sweep(params) -> None:
             "diverged": not math.isfinite(mean),
             "wall_s": meta["wall_s"],
         }
+        if math.isfinite(mean):  # a diverged prompt's errors have no interval
+            chunked[f"lrs.{lr}"] = headline_chunks(lr_errors, config.headline_examples, chunks)
     finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
     metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
     metrics["best"] = metrics["lrs"][str(metrics["best_lr"])]  # under a fixed key, for the report's text
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
+    metrics["intervals"] = {"level": params.intervals.level, **mean_intervals(chunked, params.intervals)}
     write_curves(SWEEP_CURVES, curves)
+    write_json(chunks_path("soft_prompt_sweep"), {"chunks": chunks, "values": chunked})
     write_json("metrics/soft_prompt_sweep.json", metrics)
+    write_json(BEST_LR, {"best_lr": metrics["best_lr"]})  # what soft_prompt_best depends on: the choice alone
 
 
 def grid(params) -> None:
@@ -91,6 +100,8 @@ def grid(params) -> None:
     base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
     metrics: dict = {}
     rows = []
+    sweep_chunks = json.loads(chunks_path("soft_prompt_sweep").read_text())["values"]
+    chunked, intervals = {}, {"level": params.intervals.level}
     for k in config.fixed_coefficients:
         xs, ys = eval_set(config, k)
         predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
@@ -105,11 +116,15 @@ def grid(params) -> None:
         predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
         task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
         predictors["bayes"] = (lambda context_xs, context_ys, task=task: bayes(context_xs, context_ys, task), {})
-        shared = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if k == config.sweep_fixed_coefficients else {}
-        curves = {
-            name: shared.get(name) or summarize(squared_errors(p, xs, ys, ys), params.evaluate.confidence)
-            for name, (p, _) in predictors.items()
-        }
+        on_sweep = k == config.sweep_fixed_coefficients  # the untouched model's curve and chunks: the sweep's
+        curves = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if on_sweep else {}
+        chunked[f"k{k}"] = {"pretrained": sweep_chunks["pretrained"]} if on_sweep else {}
+        for name, (p, _) in predictors.items():
+            if name not in curves:
+                errors = squared_errors(p, xs, ys, ys)
+                curves[name] = summarize(errors, params.evaluate.confidence)
+                chunked[f"k{k}"][name] = headline_chunks(errors, config.headline_examples, params.intervals.chunks)
+        intervals |= {f"k{k}.{key}": v for key, v in mean_intervals(chunked[f"k{k}"], params.intervals).items()}
         write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
         metrics[f"k{k}"] = {}
         for name, (_, meta) in predictors.items():
@@ -120,11 +135,24 @@ def grid(params) -> None:
             metrics[f"k{k}"][name] = entry
             rows.append((name, k, entry))
         prompts = [m for m in predictors if m.startswith("soft_prompt_")]  # the best-rate prompt too, on its k
-        if "lora" in config.methods and prompts:  # how far the best soft prompt is behind LoRA
-            metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {
-                key: round(min(metrics[f"k{k}"][m][key] for m in prompts) - metrics[f"k{k}"]["lora"][key], 6)
-                for key in (f"mse@{n}" for n in config.headline_examples)
-            }
+        if "lora" in config.methods and prompts:  # how far the best soft prompt is behind LoRA, paired by sequence
+            gaps = metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {}
+            for key in (f"mse@{n}" for n in config.headline_examples):
+                best = min(prompts, key=lambda m: metrics[f"k{k}"][m][key])
+                samples = [chunked[f"k{k}"][best][key], chunked[f"k{k}"]["lora"][key]]
+                gaps[key] = round(metrics[f"k{k}"][best][key] - metrics[f"k{k}"]["lora"][key], 6)
+                intervals[f"k{k}.best_soft_prompt_minus_lora.{key}"] = bootstrap(
+                    "difference", samples, params.intervals
+                )
+        if "lora" in config.methods:  # each model minus LoRA on the same sequences, with its interval
+            metrics[f"k{k}"]["minus_lora"] = {}
+            directories["pretrained"] = None  # the untouched model too
+            for name in (m for m in directories if m != "lora"):
+                _, values, bounds = paired(chunked[f"k{k}"], name, "lora", "difference", params.intervals)
+                metrics[f"k{k}"]["minus_lora"][name] = values
+                intervals |= {f"k{k}.minus_lora.{name}.{key.split('.', 1)[1]}": v for key, v in bounds.items()}
+    metrics["intervals"] = intervals
+    write_json(chunks_path("finetune"), {"chunks": params.intervals.chunks, "values": chunked})
     write_json("metrics/finetune.json", metrics)
     columns = [f"mse@{n}" for n in config.headline_examples]
     lines = [

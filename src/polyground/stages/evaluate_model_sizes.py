@@ -7,8 +7,8 @@ with least squares of that degree and the zero predictor. The paper-size model's
 the zero predictor's curves are ``evaluate_clamping``'s (``metrics/clamping/degree_<d>.csv``, read,
 not recomputed); only the other sizes run here. Both views: every query, and the paper's (the queries
 whose true y is above T, target T, as the paper's figure reads them). Outputs ``metrics/model_sizes.json``
-(parameters and headline errors per size; in the paper's view also each size's fall from 32 to 64
-examples and the paper-size model minus each size, paired by sequence, with their intervals,
+(parameters and headline errors per size; in the paper's view also each size's fall between
+``clamping.plateau_examples`` and the paper-size model minus each size, paired by sequence, with their intervals,
 ``polyground.intervals``), ``metrics/chunks/model_sizes.json``, ``metrics/model_sizes.csv`` and
 ``metrics/model_sizes_above.csv`` (the paper's view).
 """
@@ -95,12 +95,12 @@ def main() -> None:
     metrics["paper_view"] = {name: headline(paper_view[name], config.headline_examples) for name in paper_view}
     intervals = {"level": params.intervals.level}
     intervals |= {f"paper_view.{k}": v for k, v in mean_intervals(chunked, params.intervals).items()}
-    for name in errors:  # the fall from 32 to 64 examples, paired by sequence: a plateau is a small fall
-        falls = [chunked[name]["mse@32"], chunked[name]["mse@64"]]
-        metrics["paper_view"][name]["mse@32_over_mse@64"] = round(
-            paper_view[name]["mean"][32] / paper_view[name]["mean"][64], 6
-        )
-        intervals[f"paper_view.{name}.mse@32_over_mse@64"] = bootstrap("ratio", falls, params.intervals)
+    first, last = config.plateau_examples
+    fall = f"mse@{first}_over_mse@{last}"
+    for name in errors:  # each size's fall between the plateau's positions, paired by sequence: a plateau falls little
+        falls = [chunked[name][f"mse@{first}"], chunked[name][f"mse@{last}"]]
+        metrics["paper_view"][name][fall] = round(paper_view[name]["mean"][first] / paper_view[name]["mean"][last], 6)
+        intervals[f"paper_view.{name}.{fall}"] = bootstrap("ratio", falls, params.intervals)
         label, metrics["paper_view"][f"pretrain_minus_{name}"], bounds = paired(
             chunked, "pretrain", name, "difference", params.intervals
         )
