@@ -145,7 +145,7 @@ def test_untouched_copy_passes(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     table = (tmp_path / "reports" / "claims.md").read_text()
     assert table.count("| PASS |") == len(CLAIMS)
-    assert f"regenerated (reevaluate): {len(CLAIMS)} of {len(CLAIMS)} PASS; paper:" in result.stdout
+    assert f"regenerated (reevaluate): {len(CLAIMS)} of {len(CLAIMS)} PASS; the paper:" in result.stdout
 
 
 def test_metric_moved_beyond_tolerance_fails_its_claims_only(tmp_path):

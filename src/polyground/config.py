@@ -350,7 +350,7 @@ class ClampingConfig(Section):
     seed: Seed = 20240727
     num_sequences: Annotated[int, Field(gt=1)] = 10000
     batch_size: Count = 64
-    headline_examples: Examples = [1, 5, 10, 20, 40, 80]
+    headline_examples: Examples = [1, 2, 5, 10, 16, 20, 32, 40, 64, 80]
     picture_degree: Degree = 4
     picture_context: Count = 40
     picture_grid: Annotated[int, Field(gt=1)] = 201
