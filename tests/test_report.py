@@ -102,3 +102,19 @@ def test_pdf_builds_reproducibly(tmp_path):
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_a_value_that_is_not_finite_is_written_as_n_a(value):
     assert tex_number(value) == "n/a"
+
+
+def test_the_claims_texts_special_characters_are_written_as_tex():
+    """Every statement and paper value of the claims, escaped: no character outside math that LaTeX's
+    default font renders as another glyph ("->" as "-¿", "~" as a space) or that is special to TeX."""
+    from polyground.claims import load_claims
+    from polyground.stages.report import tex_escape
+
+    texts = [c[f] for c in load_claims(ROOT / "paper/claims.yaml") for f in ("statement", "paper_value") if f in c]
+    texts.append("a -> b ~0.3 < 2 > 1 T^2 50 % & x_1 {y} #3 $5 C:\\path")
+    assert any("->" in t for t in texts) and any("~" in t for t in texts)
+    for text in texts:
+        escaped = tex_escape(text)
+        outside_math = re.sub(r"\$[^$]*\$", "", re.sub(r"\\[&%$#_{}]", "", escaped))
+        assert not re.search(r"(?<!\\)[&%#_]", re.sub(r"\$[^$]*\$", "", escaped)), (text, escaped)
+        assert not set(outside_math) & set("~^<>$"), (text, escaped)

@@ -72,8 +72,16 @@ def flatten(data: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+TEX_SYMBOLS = {"->": "$\\to$", "~": "$\\sim$", "<": "$<$", ">": "$>$", "^": "\\textasciicircum{}"}  # in that order
+
+
 def tex_escape(text: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", text).replace("<", "$<$")
+    """Plain text as LaTeX: its special characters escaped, and the symbols that the default font
+    renders as other glyphs ("->" as "-¿", "~" as a space) written as math."""
+    text = re.sub(r"([&%$#_{}])", r"\\\1", text.replace("\\", "/"))
+    for symbol, tex in TEX_SYMBOLS.items():
+        text = text.replace(symbol, tex)
+    return text
 
 
 def _read_json(path: str) -> dict:
