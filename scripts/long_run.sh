@@ -43,6 +43,7 @@ case "${1:-}" in
     "${stage[@]}" --publish
     dvc add --quiet "resume/$state"
     dvc push --quiet "resume/$state.dvc"
+    dvc gc --workspace --cloud --remote bundled --force --quiet   # the bundled remote: what HEAD references
     git add "resume/$state.dvc" "$(dirname "resume/$state")/.gitignore" dvc-remote
     echo "published and staged: commit it (each publication adds ~15 MB to the repository: publish when you stop)"
     ;;
