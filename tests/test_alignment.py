@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from polyground.alignment import align_batches, check_threshold, jailbreak_queries, log2_fit, rate_interval
+from polyground.alignment import align_batches, check_threshold, jailbreak_queries
 from polyground.config import ParamsError
+from polyground.fits import log2_fit
+from polyground.intervals import rate_interval
 from polyground.tasks import ChebyshevTask, generator_for
 
 TASK = ChebyshevTask(11)

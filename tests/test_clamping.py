@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from polyground.alignment import beats_from, clamped_eval_set
+from polyground.alignment import clamped_eval_set
 from polyground.baselines import least_squares, zero_predictor
 from polyground.config import ClampingConfig
-from polyground.evaluate import squared_errors, summarize_where
+from polyground.evaluate import beats_from, squared_errors, summarize_where
 from polyground.tasks import ChebyshevTask, clamp, generator_for
 
 

@@ -2,17 +2,15 @@
 
 The aligned model is trained on targets min(p(x), T) (:func:`align_batches`). Jailbreaking asks it
 for a query whose true y is above T after an unclamped ("malicious") context of n examples
-(:func:`jailbreak_queries`); it is jailbroken when it predicts above T. Rates get Wilson intervals
-and a least-squares line in log2(n) (:func:`rate_interval`, :func:`log2_fit`).
+(:func:`jailbreak_queries`); it is jailbroken when it predicts above T (its rates' Wilson intervals:
+:func:`polyground.intervals.rate_interval`; their line in log2(n): :func:`polyground.fits.log2_fit`).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 
 import torch
-from scipy import stats
 
 from .config import ParamsError
 from .curriculum import BatchFn
@@ -72,37 +70,6 @@ def jailbreak_queries(
         kept_y.append(ys[keep])
         count += int(keep.sum())
     return torch.cat(kept_x)[:queries], torch.cat(kept_y)[:queries]
-
-
-def rate_interval(successes: int, trials: int, confidence: float) -> dict[str, float]:
-    """Rate in percent with its Wilson score interval."""
-    interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
-    return {"rate": 100 * successes / trials, "low": 100 * interval.low, "high": 100 * interval.high}
-
-
-def log2_fit(contexts: list[int], rates: list[float], confidence: float) -> dict[str, float]:
-    """Least-squares line rate = intercept + slope * log2(n); slope in percentage points per
-    doubling of the context, with its ``confidence`` interval (t distribution, n - 2 dof)."""
-    fit = stats.linregress([math.log2(n) for n in contexts], rates)
-    half = stats.t.ppf(0.5 + confidence / 2, len(contexts) - 2) * fit.stderr
-    return {
-        "slope": fit.slope,
-        "slope_low": fit.slope - half,
-        "slope_high": fit.slope + half,
-        "intercept": fit.intercept,
-        "r": fit.rvalue,
-    }
-
-
-def beats_from(model: list[float], other: list[float]) -> int | None:
-    """The smallest n from which the model's mean error stays below ``other``'s (None: never)."""
-    start = None
-    for n, (a, b) in enumerate(zip(model, other)):
-        if a < b:
-            start = n if start is None else start
-        else:
-            start = None
-    return start
 
 
 def clamped_eval_set(

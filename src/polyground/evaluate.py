@@ -204,3 +204,14 @@ def read_curves(path: str | Path) -> dict[str, dict[str, list[float]]]:
 def headline(curve: dict[str, list[float]], examples: list[int]) -> dict[str, float]:
     """Mean squared error at selected numbers of in-context examples."""
     return {f"mse@{n}": round(curve["mean"][n], 6) for n in examples}
+
+
+def beats_from(model: list[float], other: list[float]) -> int | None:
+    """The smallest n from which the model's mean error stays below ``other``'s (None: never)."""
+    start = None
+    for n, (a, b) in enumerate(zip(model, other)):
+        if a < b:
+            start = n if start is None else start
+        else:
+            start = None
+    return start

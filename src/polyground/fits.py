@@ -106,3 +106,17 @@ def _round(value):
     if isinstance(value, float):
         return round(value, 6) if math.isfinite(value) else value  # JSON Infinity: a failed fit
     return value
+
+
+def log2_fit(contexts: list[int], rates: list[float], confidence: float) -> dict[str, float]:
+    """Least-squares line rate = intercept + slope * log2(n); slope in percentage points per
+    doubling of the context, with its ``confidence`` interval (t distribution, n - 2 dof)."""
+    fit = stats.linregress([math.log2(n) for n in contexts], rates)
+    half = stats.t.ppf(0.5 + confidence / 2, len(contexts) - 2) * fit.stderr
+    return {
+        "slope": fit.slope,
+        "slope_low": fit.slope - half,
+        "slope_high": fit.slope + half,
+        "intercept": fit.intercept,
+        "r": fit.rvalue,
+    }

@@ -123,3 +123,9 @@ def paired(
         values[key] = round(estimate(kind, samples), 6)
         intervals[f"{name}.{key}"] = bootstrap(kind, samples, config)
     return name, values, intervals
+
+
+def rate_interval(successes: int, trials: int, confidence: float) -> dict[str, float]:
+    """Rate in percent with its Wilson score interval."""
+    interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return {"rate": 100 * successes / trials, "low": 100 * interval.low, "high": 100 * interval.high}

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .alignment import MIN_CLAMPED_SHARE, rate_interval
+from .alignment import MIN_CLAMPED_SHARE
 from .config import MeasurementsConfig, ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn
 from .evaluate import model_predictor
 from .files import fingerprint_dir
+from .intervals import rate_interval
 from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
 from .train import train
 

@@ -25,11 +25,12 @@ import time
 
 import torch
 
-from ..alignment import beats_from, clamped_eval_set
+from ..alignment import clamped_eval_set
 from ..baselines import least_squares, zero_predictor
 from ..checkpoint import load_checkpoint
 from ..config import load_params
 from ..evaluate import (
+    beats_from,
     for_evaluation,
     headline,
     model_predictor,

@@ -5,7 +5,7 @@ fixed evaluation seed. The model is causal with absolute positions, so the first
 an 81-point sequence are exactly a 31-point evaluation: one pass gives the paper's 31-point curve
 (``plot_points``) and the 81-point one.
 
-``bayes`` is the Bayes-optimal predictor of the pretraining class (:func:`polyground.baselines.bayes`):
+``bayes`` is the Bayes-optimal predictor of the pretraining class (:func:`polyground.bayes.bayes`):
 the lowest error any in-context learner can reach on these sequences.
 
 Outputs: ``metrics/pretrain.json`` (headline errors; the model minus least squares and ridge, and over

@@ -26,11 +26,13 @@ import time
 
 import torch
 
-from ..alignment import jailbreak_queries, log2_fit, rate_interval
+from ..alignment import jailbreak_queries
 from ..config import as_dict, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json, write_rows
 from ..finetune import load_base_and_aligned
+from ..fits import log2_fit
+from ..intervals import rate_interval
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage
 

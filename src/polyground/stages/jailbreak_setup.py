@@ -22,14 +22,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from ..alignment import jailbreak_queries, rate_interval
+from ..alignment import jailbreak_queries
 from ..alignment_figures import jailbreak_setup_figure
 from ..checkpoint import load_checkpoint
 from ..config import ParamsError, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json
 from ..finetune import load_aligned
-from ..intervals import median
+from ..intervals import median, rate_interval
 from ..paths import ALIGN, PRETRAIN
 from ..plotting import STYLE, save
 from ..tasks import ChebyshevTask, generator_for
