@@ -107,7 +107,7 @@ if [[ -z "$only" || " ${training[*]} " == *" $only "* || "$only" == report* ]]; 
     step "dvc repro --force --single-item report_pdf"
     dvc repro --force --single-item report_pdf
   else
-    step "report_pdf skipped: no TeX engine (pdflatex); paper/report.pdf is the pulled one (docs/reviewing.md, 'Report')"
+    step "report_pdf skipped: no TeX engine (pdflatex); paper/report.pdf is the committed one (docs/reviewing.md, 'Report')"
   fi
 fi
 
