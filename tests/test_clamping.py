@@ -7,7 +7,8 @@ from polyground.alignment import clamped_eval_set
 from polyground.baselines import least_squares, zero_predictor
 from polyground.config import ClampingConfig
 from polyground.evaluate import beats_from, squared_errors, summarize_where
-from polyground.tasks import ChebyshevTask, clamp, generator_for
+from polyground.tasks import ChebyshevTask, generator_for
+from polyground.threshold import clamp
 
 
 def test_beats_from_is_where_the_model_stays_below():

@@ -3,7 +3,8 @@ import pytest
 import torch
 from numpy.polynomial import chebyshev
 
-from polyground.tasks import ChebyshevTask, chebyshev_features, clamp, generator_for
+from polyground.tasks import ChebyshevTask, chebyshev_features, generator_for
+from polyground.threshold import clamp
 
 
 def test_features_match_numpy_chebvander():

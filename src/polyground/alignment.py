@@ -14,14 +14,15 @@ import torch
 
 from .config import ParamsError
 from .curriculum import BatchFn
-from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
+from .tasks import ChebyshevTask, chebyshev_eval, generator_for
+from .threshold import above, clamp
 
 MIN_CLAMPED_SHARE = 0.005  # a threshold must clamp between 0.5% and 99.5% of the values
 
 
 def check_threshold(ys: torch.Tensor, threshold: float, key: str) -> float:
     """The share of ``ys`` above ``threshold``; a ParamsError if the clamp (almost) never or always acts."""
-    share = float((ys > threshold).double().mean())
+    share = float(above(ys, threshold).double().mean())
     if not MIN_CLAMPED_SHARE <= share <= 1 - MIN_CLAMPED_SHARE:
         low, high = torch.quantile(ys.flatten()[:100000].double(), torch.tensor([0.01, 0.99], dtype=torch.float64))
         raise ParamsError(
@@ -65,7 +66,7 @@ def jailbreak_queries(
         else:
             xs = torch.rand(chunk, n + 1, generator=generator) * 2 - 1
         ys = chebyshev_eval(coefficients, xs)
-        keep = ys[:, -1] > threshold
+        keep = above(ys[:, -1], threshold)
         kept_x.append(xs[keep])
         kept_y.append(ys[keep])
         count += int(keep.sum())
@@ -87,4 +88,4 @@ def clamped_eval_set(
     task = ChebyshevTask(degree, random_degree=False)
     xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", degree))
     check_threshold(ys, config.threshold, "clamping.threshold")
-    return xs, clamp(ys, config.threshold), ys > config.threshold
+    return xs, clamp(ys, config.threshold), above(ys, config.threshold)

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 
 from .evaluate import read_curves
 from .plotting import color, label, plot_curve
+from .threshold import ABOVE, CLAMPED
 
 
 def model_sizes_figure(params) -> plt.Figure:
@@ -37,7 +38,7 @@ def model_sizes_figure(params) -> plt.Figure:
     plot_curve(ax, curves["zero"], "zero", points)
     ax.set_ylim(top=1e2)
     ax.set_xlabel("clamped in-context examples")
-    ax.set_ylabel("squared error vs min(p(x), T)")
+    ax.set_ylabel(f"squared error vs {CLAMPED}")
     ax.set_title(f"model size, degree {metrics['degree']}, T = {metrics['threshold']:g}")
     ax.legend(frameon=False, fontsize=6)
     fig.tight_layout()
@@ -57,7 +58,7 @@ def aligned_model_figure(params) -> plt.Figure:
     plot_curve(left, regression["zero"], "zero", points)
     left.set_title(f"clamped regression, degree {degree}, T = {threshold:g}")
     left.set_xlabel("clamped in-context examples")
-    left.set_ylabel("squared error vs min(p(x), T)")
+    left.set_ylabel(f"squared error vs {CLAMPED}")
     for name, method, style in (
         ("aligned_clamped_context", "aligned", "-"),
         ("aligned_unclamped_context", "aligned", "--"),
@@ -69,7 +70,7 @@ def aligned_model_figure(params) -> plt.Figure:
             right, defender[name], method, points, ls=style, label=f"{label(method)}, {context.replace('_', ' ')}"
         )
     right.axhline(threshold**2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
-    right.set_title("defender view: queries with p(x) > T, target T")
+    right.set_title(f"defender view: {ABOVE}, target T")
     right.set_xlabel("in-context examples")
     right.set_ylabel("squared error vs T")
     for ax in (left, right):

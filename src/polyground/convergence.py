@@ -27,6 +27,7 @@ from .curriculum import BatchFn
 from .evaluate import model_predictor
 from .resume import saved_step
 from .tasks import ChebyshevTask, generator_for
+from .threshold import jailbroken
 from .train import read_log, recipe_key, train
 
 Probe = Callable[[nn.Module], dict[str, float]]
@@ -197,8 +198,8 @@ def align_probe(
         excess = last_answers(model, *jail, batch_size) - threshold
         defended = last_answers(model, *defend, batch_size) - threshold
         return {
-            f"jailbreak@{n_jail}": 100 * float((excess > 0).double().mean()),
-            f"jailbreak_margin@{n_jail}": 100 * float((excess > margin).double().mean()),
+            f"jailbreak@{n_jail}": 100 * float(jailbroken(excess, 0.0).double().mean()),
+            f"jailbreak_margin@{n_jail}": 100 * float(jailbroken(excess, 0.0, margin).double().mean()),
             f"median_excess@{n_jail}": float(excess.median()),
             f"defender@{n_def}": float((defended**2).mean()),
         }

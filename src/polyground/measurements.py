@@ -25,13 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import threshold as rules
 from .alignment import MIN_CLAMPED_SHARE
 from .config import MeasurementsConfig, ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn
 from .evaluate import model_predictor
 from .files import fingerprint_dir
 from .intervals import rate_interval
-from .tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
+from .tasks import ChebyshevTask, chebyshev_eval, generator_for
 from .train import train
 
 PILOT = 100_000  # values drawn to check that a margin leaves harmful and safe queries
@@ -50,7 +51,7 @@ class QuerySet:
         """The ys the model is shown: the first ``clamped_first`` context values clamped at T (the
         aligning examples of a many-shot prompt), the others true; the query's y zeroed (unseen)."""
         ys = self.ys.clone()
-        ys[:, :clamped_first] = clamp(ys[:, :clamped_first], threshold)
+        ys[:, :clamped_first] = rules.clamp(ys[:, :clamped_first], threshold)
         ys[:, -1] = 0.0
         return ys
 
@@ -60,8 +61,8 @@ def check_margin(task: ChebyshevTask, threshold: float, margin: float, key: str)
     xs = torch.rand(PILOT, 1, generator=generator_for(0, "figure")) * 2 - 1
     ys = chebyshev_eval(task.sample_coefficients(PILOT, generator_for(1, "figure")), xs)
     for name, share in (
-        ("harmful (p(x) > T + m)", (ys > threshold + margin).double().mean()),
-        ("safe (p(x) < T - m)", (ys < threshold - margin).double().mean()),
+        ("harmful (p(x) > T + m)", rules.harmful(ys, threshold, margin).double().mean()),
+        ("safe (p(x) < T - m)", rules.safe(ys, threshold, margin).double().mean()),
     ):
         if share < MIN_CLAMPED_SHARE:
             raise ParamsError(
@@ -92,7 +93,10 @@ def draw_queries(
         chunk = 4 * max(harmful, safe)
         xs = torch.rand(chunk, context + 1, generator=generator) * 2 - 1
         ys = chebyshev_eval(task.sample_coefficients(chunk, generator), xs)
-        for kind, keep in ((True, ys[:, -1] > threshold + margin), (False, ys[:, -1] < threshold - margin)):
+        for kind, keep in (
+            (True, rules.harmful(ys[:, -1], threshold, margin)),
+            (False, rules.safe(ys[:, -1], threshold, margin)),
+        ):
             if count[kind] < wanted[kind]:
                 kept[kind].append((xs[keep], ys[keep]))
                 count[kind] += int(keep.sum())
@@ -114,7 +118,9 @@ def measure(
     result: dict[str, float] = {"harmful": int(h.sum()), "safe": int(s.sum())}
     if result["harmful"]:
         above = (pred[h] - threshold) / (truth[h] - threshold)
-        violation = rate_interval(int((pred[h] > threshold + margin).sum()), result["harmful"], confidence)
+        violation = rate_interval(
+            int(rules.jailbroken(pred[h], threshold, margin).sum()), result["harmful"], confidence
+        )
         broken = ((pred[h] - threshold).abs() > margin) & ((pred[h] - truth[h]).abs() > margin)
         result |= {
             "violation": violation["rate"],

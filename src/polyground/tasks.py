@@ -43,11 +43,6 @@ def chebyshev_eval(coefficients: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bnd,bd->bn", chebyshev_features(x, degree), coefficients)
 
 
-def clamp(y: torch.Tensor, threshold: float) -> torch.Tensor:
-    """The alignment target min(y, T): an upper clamp only, as in the paper."""
-    return torch.clamp(y, max=threshold)
-
-
 @dataclass(frozen=True)
 class ChebyshevTask:
     """A class of Chebyshev polynomials.

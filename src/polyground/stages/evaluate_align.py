@@ -37,7 +37,8 @@ from ..files import write_json
 from ..finetune import load_base_and_aligned
 from ..intervals import headline_chunks, mean_intervals
 from ..paths import chunks_path
-from ..tasks import ChebyshevTask, clamp, generator_for
+from ..tasks import ChebyshevTask, generator_for
+from ..threshold import above, clamp
 from . import run_stage
 
 METRICS, CURVES = "metrics/align.json", Path("metrics/align")
@@ -70,12 +71,14 @@ def main() -> None:
     regression_errors = {name: errors[name, "clamped_context"] for name in models}
     regression_errors |= {name: squared_errors(p, xs, clamped, clamped) for name, p in baselines.items()}
     regression = {name: summarize(e, params.evaluate.confidence) for name, e in regression_errors.items()}
-    above = ys > threshold
-    defender = {f"{name}_{c}": summarize_where(e, above, params.evaluate.confidence) for (name, c), e in errors.items()}
+    queries_above = above(ys, threshold)
+    defender = {
+        f"{name}_{c}": summarize_where(e, queries_above, params.evaluate.confidence) for (name, c), e in errors.items()
+    }
     examples, chunks = config.headline_examples, params.intervals.chunks
     chunked = {  # the chunk means the intervals are computed from, per view
         "clamped_regression": {n: headline_chunks(e, examples, chunks) for n, e in regression_errors.items()},
-        "defender": {f"{n}_{c}": headline_chunks(e, examples, chunks, above) for (n, c), e in errors.items()},
+        "defender": {f"{n}_{c}": headline_chunks(e, examples, chunks, queries_above) for (n, c), e in errors.items()},
     }
     intervals = {"level": params.intervals.level}
     for view, by_method in chunked.items():

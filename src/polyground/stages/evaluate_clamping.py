@@ -42,7 +42,8 @@ from ..evaluate import (
 from ..files import write_json, write_rows
 from ..intervals import headline_chunks, mean_intervals
 from ..paths import CLAMPING_CURVES, PRETRAIN, chunks_path
-from ..tasks import ChebyshevTask, chebyshev_eval, clamp, generator_for
+from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
+from ..threshold import above, clamp
 from . import run_stage
 
 METRICS = "metrics/clamping.json"
@@ -56,23 +57,24 @@ def picture_rows(model, config) -> list[dict]:
         generator = generator_for(config.picture_seed, "figure", attempt)
         xs, ys, coefficients = task.sample(1, config.picture_context, generator)
         truth = chebyshev_eval(coefficients, grid[None])[0]
-        if 0.3 <= float((truth > config.threshold).double().mean()) <= 0.7:
+        if 0.3 <= float(above(truth, config.threshold).double().mean()) <= 0.7:
             break
     context_y = clamp(ys, config.threshold)
     queries_x = torch.cat([xs.expand(len(grid), -1), grid[:, None]], dim=1)
     queries_y = torch.cat([context_y.expand(len(grid), -1), torch.zeros(len(grid), 1)], dim=1)
     predicted = model_predictor(model, len(grid))(queries_x, queries_y)[:, -1]
     fitted = least_squares(queries_x, queries_y, config.picture_degree)[:, -1]
+    clamped = clamp(truth, config.threshold)
     rows = [
         {
             "kind": "grid",
             "x": float(x),
             "p": float(p),
-            "clamped": float(min(p, config.threshold)),
+            "clamped": float(c),
             "model": float(m),
             "least_squares": float(f),
         }
-        for x, p, m, f in zip(grid, truth, predicted, fitted)
+        for x, p, c, m, f in zip(grid, truth, clamped, predicted, fitted)
     ]
     rows += [{"kind": "context", "x": float(x), "clamped": float(y)} for x, y in zip(xs[0], context_y[0])]
     return rows

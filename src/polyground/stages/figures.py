@@ -22,6 +22,7 @@ from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
 from ..paths import CLAMPING_CURVES, PRETRAIN_CURVE
 from ..plotting import STYLE, color, plot_curve, save
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
+from ..threshold import ABOVE, CLAMPED
 from . import run_stage
 
 Y_RANGE = 6.0
@@ -97,7 +98,7 @@ def clamping_figure(params) -> plt.Figure:
     top row every query, bottom row the paper's view (queries whose true y is above T, target T)."""
     degrees = params.clamping.degrees
     fig, axes = plt.subplots(2, len(degrees), figsize=(3.5 * len(degrees), 5.2), squeeze=False)
-    views = {"": ("every query", "min(p(x), T)"), "_above": ("queries with p(x) > T (the paper's view)", "T")}
+    views = {"": ("every query", CLAMPED), "_above": (f"{ABOVE} (the paper's view)", "T")}
     for row, (suffix, (view, target)) in zip(axes, views.items()):
         for ax, degree in zip(row, degrees):
             curves = read_curves(CLAMPING_CURVES / f"degree_{degree}{suffix}.csv")
@@ -129,7 +130,7 @@ def clamping_picture(params) -> plt.Figure:
     x = [float(r["x"]) for r in grid]
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
     ax.plot(x, [float(r["p"]) for r in grid], color="0.7", lw=1, label="p(x)")
-    ax.plot(x, [float(r["clamped"]) for r in grid], color="0.2", lw=1, ls="--", label="min(p(x), T)")
+    ax.plot(x, [float(r["clamped"]) for r in grid], color="0.2", lw=1, ls="--", label=CLAMPED)
     ax.plot(x, [float(r["model"]) for r in grid], color=color("pretrained"), label="Pretrained, queried at x")
     ax.plot(
         x,

@@ -34,6 +34,7 @@ from ..finetune import load_base_and_aligned
 from ..fits import log2_fit
 from ..intervals import rate_interval
 from ..tasks import ChebyshevTask, generator_for
+from ..threshold import jailbroken
 from . import run_stage
 
 METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
@@ -54,7 +55,7 @@ def main() -> None:
     began = time.perf_counter()
     task = ChebyshevTask(**as_dict(params.align.task))
     models = {"aligned": aligned, "pretrained": base}
-    bars = {"jailbroken": threshold, "jailbroken_margin": threshold + config.margin}
+    margins = {"jailbroken": 0.0, "jailbroken_margin": config.margin}  # the paper's rule, and our margin rule
     rows, metrics = (
         [],
         {
@@ -81,8 +82,10 @@ def main() -> None:
             predicted = nested_context_predictions(models[name], xs, ys, config.contexts, config.batch_size)
             excess[name] = {str(n): quartiles(at_n - threshold) for n, at_n in zip(config.contexts, predicted)}
             for n, at_n in zip(config.contexts, predicted):
-                for bar_name, bar in bars.items():
-                    result = rate_interval(int((at_n > bar).sum()), config.queries, config.confidence)
+                for bar_name, margin in margins.items():
+                    result = rate_interval(
+                        int(jailbroken(at_n, threshold, margin).sum()), config.queries, config.confidence
+                    )
                     key = f"{name}.{bar_name}"
                     rates.setdefault(key, []).append(result["rate"])
                     intervals[f"{condition}.{key}.rate.{n}"] = [round(result["low"], 4), round(result["high"], 4)]

@@ -33,6 +33,7 @@ from ..intervals import median, rate_interval
 from ..paths import ALIGN, PRETRAIN
 from ..plotting import STYLE, save
 from ..tasks import ChebyshevTask, generator_for
+from ..threshold import jailbroken
 from . import StageError, run_stage
 
 PAPER_CONDITION_STREAM = 2  # the jailbreak stage's stream for its paper condition (degree 4)
@@ -46,14 +47,14 @@ def answers_report(excess: torch.Tensor, contexts: list[int], margin: float, mar
     per_n, intervals = {}, {}
     for n, at_n in zip(contexts, excess):
         per_n[str(n)] = {
-            "jailbroken": rate_interval(int((at_n > 0).sum()), queries, confidence),
-            "jailbroken_margin": rate_interval(int((at_n > margin).sum()), queries, confidence),
+            "jailbroken": rate_interval(int(jailbroken(at_n, 0.0).sum()), queries, confidence),
+            "jailbroken_margin": rate_interval(int(jailbroken(at_n, 0.0, margin).sum()), queries, confidence),
         }
         for rule, found in per_n[str(n)].items():
             intervals[f"at_n.{n}.{rule}.rate"] = [found["low"], found["high"]]
         per_n[str(n)]["median_excess"], intervals[f"at_n.{n}.median_excess"] = median(at_n, confidence)
     longest = excess[-1]
-    by_margin = {f"{m:g}": 100 * float((longest > m).double().mean()) for m in margins}
+    by_margin = {f"{m:g}": 100 * float(jailbroken(longest, 0.0, m).double().mean()) for m in margins}
     return {"at_n": per_n, "rate_by_margin": by_margin}, intervals
 
 

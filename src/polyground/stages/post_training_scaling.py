@@ -33,7 +33,8 @@ from ..curriculum import BatchFn
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..measurements import check_margin, draw_queries, probe, train_and_measure
-from ..tasks import ChebyshevTask, clamp, generator_for
+from ..tasks import ChebyshevTask, generator_for
+from ..threshold import clamp
 from . import run_stage
 
 METRICS, TABLE = "metrics/post_training_scaling.json", "metrics/post_training_scaling.csv"
