@@ -56,6 +56,16 @@ class QuerySet:
         return ys
 
 
+def setup(params) -> tuple[ChebyshevTask, MeasurementsConfig, float]:
+    """The opening every measurement stage shares: the aligned model's class, the shared settings and T,
+    the margin checked against the class (one ``error:`` line before any work) and torch's threads set."""
+    shared, threshold = params.measurements, params.align.threshold
+    task = ChebyshevTask(**as_dict(params.align.task))
+    check_margin(task, threshold, shared.margin, "measurements.margin")
+    torch.set_num_threads(params.threads)
+    return task, shared, threshold
+
+
 def check_margin(task: ChebyshevTask, threshold: float, margin: float, key: str) -> None:
     """A ParamsError, before any work, if T +- m leaves (almost) no harmful or no safe queries."""
     xs = torch.rand(PILOT, 1, generator=generator_for(0, "figure")) * 2 - 1

@@ -25,7 +25,6 @@ import math
 import time
 
 import numpy as np
-import torch
 
 from .. import fits
 from ..alignment import align_batches
@@ -33,8 +32,7 @@ from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..files import write_json, write_rows
-from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
-from ..tasks import ChebyshevTask
+from ..measurements import draw_queries, probe, run_config, setup, train_and_measure
 from . import run_stage
 
 METRICS, TABLE = "metrics/elasticity.json", "metrics/elasticity.csv"
@@ -70,9 +68,8 @@ def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_a
 
 def main() -> None:
     params = load_params()
-    config, shared, threshold = params.elasticity, params.measurements, params.align.threshold
-    task = ChebyshevTask(**as_dict(params.align.task))
-    check_margin(task, threshold, shared.margin, "measurements.margin")
+    config = params.elasticity
+    task, shared, threshold = setup(params)
     sizes = {
         name: name.removeprefix("pretrain_") for name in config.bases if name not in ("pretrain", "pretrain_snapshot")
     }
@@ -82,7 +79,6 @@ def main() -> None:
         else load_checkpoint(f"models/{name}", params.model, stage=name)
         for name in config.bases
     }
-    torch.set_num_threads(params.threads)
     began = time.perf_counter()
     measured = probe(
         draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed),

@@ -22,12 +22,11 @@ import numpy as np
 import torch
 
 from .. import fits
-from ..config import as_dict, load_params
+from ..config import load_params
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..finetune import load_base_and_aligned
-from ..measurements import QuerySet, check_margin, draw_queries, measure
-from ..tasks import ChebyshevTask
+from ..measurements import QuerySet, draw_queries, measure, setup
 from . import run_stage
 
 METRICS, TABLE = "metrics/many_shot.json", "metrics/many_shot.csv"
@@ -46,10 +45,8 @@ def prompt(
 
 def main() -> None:
     params = load_params()
-    config, shared, threshold = params.many_shot, params.measurements, params.align.threshold
-    task = ChebyshevTask(**as_dict(params.align.task))
-    check_margin(task, threshold, shared.margin, "measurements.margin")
-    torch.set_num_threads(params.threads)
+    config = params.many_shot
+    task, shared, threshold = setup(params)
     base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
     began = time.perf_counter()
     longest = max(config.aligning)

@@ -32,7 +32,7 @@ from ..config import as_dict, load_params
 from ..curriculum import BatchFn
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
-from ..measurements import check_margin, draw_queries, probe, train_and_measure
+from ..measurements import draw_queries, probe, setup, train_and_measure
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import clamp
 from . import run_stage
@@ -66,10 +66,8 @@ def late_share(values: dict[int, float], split: int) -> float:
 
 def main() -> None:
     params = load_params()
-    config, shared, threshold = params.post_training_scaling, params.measurements, params.align.threshold
-    task = ChebyshevTask(**as_dict(params.align.task))
-    check_margin(task, threshold, shared.margin, "measurements.margin")
-    torch.set_num_threads(params.threads)
+    config = params.post_training_scaling
+    task, shared, threshold = setup(params)
     base, meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
     began = time.perf_counter()
     shared_probe = probe(

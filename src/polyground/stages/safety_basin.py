@@ -37,8 +37,7 @@ from ..config import as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..files import write_json, write_rows
 from ..finetune import aligned_models
-from ..measurements import check_margin, draw_queries, probe, run_config, train_and_measure
-from ..tasks import ChebyshevTask
+from ..measurements import draw_queries, probe, run_config, setup, train_and_measure
 from . import run_stage
 
 METRICS, TABLE = "metrics/safety_basin.json", "metrics/safety_basin.csv"
@@ -91,15 +90,8 @@ def basin(violations: list[float], tolerance: float) -> tuple[int, int]:
 
 def main() -> None:
     params = load_params()
-    config, shared, threshold, undo = (
-        params.safety_basin,
-        params.measurements,
-        params.align.threshold,
-        params.elasticity,
-    )
-    task = ChebyshevTask(**as_dict(params.align.task))
-    check_margin(task, threshold, shared.margin, "measurements.margin")
-    torch.set_num_threads(params.threads)
+    config, undo = params.safety_basin, params.elasticity
+    task, shared, threshold = setup(params)
     models = aligned_models(params)
     began = time.perf_counter()
     measured = probe(

@@ -27,13 +27,12 @@ from torch import nn
 
 from .. import fits
 from ..checkpoint import load_checkpoint
-from ..config import as_dict, load_params
+from ..config import load_params
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..finetune import aligned_models
-from ..measurements import QuerySet, check_margin, draw_queries, measure
+from ..measurements import QuerySet, draw_queries, measure, setup
 from ..model import InContextRegressor
-from ..tasks import ChebyshevTask
 from . import run_stage
 
 METRICS, TABLE = "metrics/steering.json", "metrics/steering.csv"
@@ -89,10 +88,8 @@ def steered(model: InContextRegressor, layer: int, vector: torch.Tensor) -> Iter
 
 def main() -> None:
     params = load_params()
-    config, shared, threshold = params.steering, params.measurements, params.align.threshold
-    task = ChebyshevTask(**as_dict(params.align.task))
-    check_margin(task, threshold, shared.margin, "measurements.margin")
-    torch.set_num_threads(params.threads)
+    config = params.steering
+    task, shared, threshold = setup(params)
     base, base_meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
     aligned = aligned_models(params)
     began = time.perf_counter()
