@@ -81,3 +81,24 @@ def test_a_finding_has_its_own_words():
         "DOES NOT HOLD",
         "INCONCLUSIVE",
     ]
+
+
+def test_the_committed_intervals_are_recomputed_from_the_stored_chunk_means():
+    """Every mean's interval in the metrics of pretrain and clamping follows from metrics/chunks alone."""
+    import json
+
+    from conftest import ROOT
+    from polyground.config import load_params
+    from polyground.intervals import mean_intervals
+
+    config = load_params(ROOT / "params.yaml").intervals
+    checked = 0
+    for stage in ("pretrain", "clamping"):
+        stored = json.loads((ROOT / f"metrics/{stage}.json").read_text())["intervals"]
+        for view, chunked in json.loads((ROOT / f"metrics/chunks/{stage}.json").read_text())["values"].items():
+            prefix = "" if stage == "pretrain" else f"{view}."
+            methods = {view: chunked} if stage == "pretrain" else chunked
+            for key, bounds in mean_intervals(methods, config).items():
+                assert stored[prefix + key] == bounds, prefix + key
+                checked += 1
+    assert checked > 100

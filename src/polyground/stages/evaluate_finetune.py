@@ -146,8 +146,7 @@ def grid(params) -> None:
                 )
         if "lora" in config.methods:  # each model minus LoRA on the same sequences, with its interval
             metrics[f"k{k}"]["minus_lora"] = {}
-            directories["pretrained"] = None  # the untouched model too
-            for name in (m for m in directories if m != "lora"):
+            for name in ["pretrained", *(m for m in directories if m != "lora")]:  # the untouched model too
                 _, values, bounds = paired(chunked[f"k{k}"], name, "lora", "difference", params.intervals)
                 metrics[f"k{k}"]["minus_lora"][name] = values
                 intervals |= {f"k{k}.minus_lora.{name}.{key.split('.', 1)[1]}": v for key, v in bounds.items()}
