@@ -6,38 +6,51 @@ cd "$(dirname "$0")"
 
 usage() {
   cat <<'EOF'
-Usage: ./reproduce.sh [--retrain] [--only STAGE_OR_FIGURE] [--docker] [--help]
+Usage: ./reproduce.sh [--retrain] [--only STAGE_OR_FIGURE] [--audit [--audit-seed N]] [--docker] [--help]
 
 Default: set up the environment (once), pull the checkpoints from the default DVC remote, force the
 evaluation, figure and report stages (never the training ones), then verify every claim of
 paper/claims.yaml. Each claim gets two verdicts: regenerated (PASS/FAIL: the regenerated numbers
-equal the recorded ones within the re-evaluation tolerance) and paper (REPRODUCED / NOT REPRODUCED /
-NOT IN PAPER, with the paper's approximate value beside ours). Prints the table, writes it to
-reports/claims.md and reports/claims.json, and exits non-zero if any regeneration check fails.
+equal the recorded ones within the re-evaluation tolerance) and the paper's (REPRODUCED / NOT
+REPRODUCED / INCONCLUSIVE, decided by the intervals of the numbers; HOLDS / DOES NOT HOLD /
+INCONCLUSIVE for a finding of this artifact). Prints the table, writes it to reports/claims.md and
+reports/claims.json, and exits non-zero if any regeneration check fails.
 
-  --retrain        retrain everything from scratch with params.yaml (no pull), then verify that every
-                   claim's verdict comes out as recorded (a retrained model's numbers move). About
-                   15 hours on 2 CPU cores (docs/pipeline.md).
+  --retrain        retrain everything from scratch with params.yaml (no pull), then verify that no
+                   decided verdict is reversed (a retrained model's numbers move). The stage times:
+                   docs/pipeline.md.
   --only NAME      one stage (e.g. evaluate_pretrain) or one figure (e.g. pretrain_vs_baselines):
                    regenerate just that, then verify only the claims of that stage's figures.
+  --audit          instead of regenerating everything: measure a random sample of the stored chunks
+                   of every evaluation stage again from the checkpoints, recompute every interval and
+                   value from the stored chunk means and every verdict from the metrics, and exit
+                   non-zero on any disagreement (python -m polyground.audit; a few minutes).
+  --audit-seed N   replay the draw of chunks of an earlier audit (each audit prints its seed).
   --docker         build the image (Dockerfile) and run this script inside it with the repository
                    mounted; the other options are passed on.
   --help           this text.
 EOF
 }
 
-retrain=0 only="" docker=0 passthrough=()
+retrain=0 only="" docker=0 audit=0 audit_seed=() passthrough=()
 while (($#)); do
   case "$1" in
     --retrain) retrain=1; passthrough+=("$1") ;;
     --only) [[ $# -ge 2 ]] || { echo "error: --only needs a stage or figure name (see --help)" >&2; exit 2; }
             only="$2"; passthrough+=("$1" "$2"); shift ;;
+    --audit) audit=1; passthrough+=("$1") ;;
+    --audit-seed) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || { echo "error: --audit-seed needs a whole number (printed by an earlier audit)" >&2; exit 2; }
+                  audit=1 audit_seed=(--seed "$2"); passthrough+=("$1" "$2"); shift ;;
     --docker) docker=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option '$1' (see ./reproduce.sh --help)" >&2; exit 2 ;;
   esac
   shift
 done
+
+if ((audit)) && { ((retrain)) || [[ -n "$only" ]]; }; then
+  echo "error: --audit checks the stored results as they are: use it without --retrain and --only" >&2; exit 2
+fi
 
 began=$SECONDS
 step() { printf '\n== [%4ds] %s\n' $((SECONDS - began)) "$*"; }
@@ -54,6 +67,18 @@ fi
 
 step "environment"
 source scripts/ensure_venv.sh
+
+if ((audit)); then
+  step "dvc pull (checkpoints from the DVC remote)"
+  python -m polyground.remote pull
+  step "audit: stored chunks measured again, intervals, values and verdicts recomputed"
+  set +e
+  python -m polyground.audit "${audit_seed[@]}"
+  status=$?
+  set -e
+  step "done (exit $status)"
+  exit $status
+fi
 
 # Stages whose outputs are regenerated from the checkpoints (in pipeline order), and training ones.
 # The five experiments beyond the paper train inside their stages: they count as training ones.

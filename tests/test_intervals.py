@@ -9,7 +9,7 @@ import torch
 
 from polyground.claims import decide
 from polyground.config import IntervalsConfig
-from polyground.intervals import bootstrap, chunk_means, estimate, headline_chunks, median, paired
+from polyground.intervals import Book, bootstrap, chunk_means, estimate, headline_chunks, median, replay
 
 CONFIG = IntervalsConfig(resamples=2000)
 
@@ -36,12 +36,14 @@ def test_a_paired_difference_is_narrower_than_the_unpaired_one():
     """Two methods on the same sequences: resampling the same chunks for both cancels the shared noise."""
     a = heavy_tailed(1)
     b = a + 0.01 * heavy_tailed(2)
-    chunked = {"a": {"mse@1": chunk_means(a, 100)}, "b": {"mse@1": chunk_means(b, 100)}}
-    name, values, intervals = paired(chunked, "a", "b", "difference", CONFIG)
-    low, high = intervals["a_minus_b.mse@1"]
-    assert name == "a_minus_b" and low <= values["mse@1"] <= high < 0  # b = a + something positive, always
-    a_low, a_high = bootstrap("mean", [chunked["a"]["mse@1"]], CONFIG)
-    b_low, b_high = bootstrap("mean", [chunked["b"]["mse@1"]], CONFIG)
+    book = Book(CONFIG)
+    book.values = {"a": {"mse@1": chunk_means(a, 100)}, "b": {"mse@1": chunk_means(b, 100)}}
+    values = book.paired((), "a", "b", "difference")
+    low, high = book.intervals["a_minus_b.mse@1"]
+    assert low <= values["mse@1"] <= high < 0  # b = a + something positive, always
+    book.means()
+    a_low, a_high = book.intervals["a.mse@1"]
+    b_low, b_high = book.intervals["b.mse@1"]
     assert high - low < (a_high - a_low) / 10 and a_high > b_low  # unpaired, the two intervals overlap
 
 
@@ -83,22 +85,21 @@ def test_a_finding_has_its_own_words():
     ]
 
 
-def test_the_committed_intervals_are_recomputed_from_the_stored_chunk_means():
-    """Every mean's interval in the metrics of pretrain and clamping follows from metrics/chunks alone."""
-    import json
-
-    from conftest import ROOT
-    from polyground.config import load_params
-    from polyground.intervals import mean_intervals
-
-    config = load_params(ROOT / "params.yaml").intervals
-    checked = 0
-    for stage in ("pretrain", "clamping"):
-        stored = json.loads((ROOT / f"metrics/{stage}.json").read_text())["intervals"]
-        for view, chunked in json.loads((ROOT / f"metrics/chunks/{stage}.json").read_text())["values"].items():
-            prefix = "" if stage == "pretrain" else f"{view}."
-            methods = {view: chunked} if stage == "pretrain" else chunked
-            for key, bounds in mean_intervals(methods, config).items():
-                assert stored[prefix + key] == bounds, prefix + key
-                checked += 1
-    assert checked > 100
+def test_a_book_replays_its_intervals_and_an_altered_chunk_mean_changes_them():
+    book = Book(CONFIG)
+    book.values = {
+        "view": {
+            name: headline_chunks(heavy_tailed(seed)[:, None].expand(-1, 2), [1], 100)
+            for seed, name in ((6, "a"), (7, "b"))
+        }
+    }
+    book.means("view")
+    book.paired(("view",), "a", "b", "ratio")
+    stored = {"values": book.values, "book": book.recipes}
+    assert replay(stored, CONFIG) == {k: v for k, v in book.intervals.items() if k != "level"}
+    assert set(book.recipes) == {"view.a.mse@1", "view.b.mse@1", "view.a_over_b.mse@1"}
+    stored["values"]["view"]["b"]["mse@1"][17] *= 50
+    changed = replay(stored, CONFIG)
+    assert changed["view.a.mse@1"] == book.intervals["view.a.mse@1"]  # b's chunk feeds only b and a / b
+    assert changed["view.b.mse@1"] != book.intervals["view.b.mse@1"]
+    assert changed["view.a_over_b.mse@1"] != book.intervals["view.a_over_b.mse@1"]

@@ -164,6 +164,30 @@ def test_deleted_phenomena_outputs_regenerate_identically(smoke_repo):
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
 
 
+AUDIT_SCRIPT = """
+import json
+from polyground import audit
+from polyground.config import load_params
+from polyground.paths import chunks_path
+params = load_params()
+for stage in audit.MEASURE:
+    stored = json.loads(chunks_path(stage).read_text())
+    assert not audit.measure(stage, stored, [0, params.intervals.chunks - 1], params), stage
+    first = next(audit.leaves(stored["values"]))[1]
+    (first["mean"] if isinstance(first, dict) else first)[0] += 0.5  # a stored chunk mean altered
+    assert audit.measure(stage, stored, [0], params), stage
+    print(stage, "checked")
+"""
+
+
+def test_the_audit_measures_every_stage_again_and_catches_an_altered_chunk(smoke_repo):
+    """On the smoke run: the first and the last chunk of every evaluation stage, measured again from its
+    checkpoints, agree with the stored chunk means; one stored chunk mean altered is caught."""
+    repo, env = smoke_repo
+    out = _run([sys.executable, "-c", AUDIT_SCRIPT], repo, env)
+    assert out.count("checked") == 6, out
+
+
 def test_pretrain_stage_under_accelerate_launch_two_cpu_processes(smoke_repo, tmp_path):
     """The README's scale-out command: the stage completes, writes one checkpoint that loads, and
     (same global batch and data stream) ends close to the single-process run of the same params."""

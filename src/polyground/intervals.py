@@ -17,6 +17,7 @@ import torch
 from scipy import stats
 
 from .config import IntervalsConfig
+from .files import write_json
 
 Sample = list[float] | dict[str, list[float]]  # chunk means, or {"mean", "count"} of a masked view
 COMBINE = {"mean": lambda a: a, "difference": lambda a, b: a - b, "ratio": lambda a, b: a / b}
@@ -102,30 +103,73 @@ def headline_chunks(
     return {f"mse@{n}": masked_chunk_means(errors[:, n], mask[:, n], chunks) for n in examples}
 
 
-def mean_intervals(chunked: dict[str, dict[str, Sample]], config: IntervalsConfig) -> dict[str, list[float]]:
-    """``METHOD.mse@N``: the interval of each method's mean at each headline position."""
-    return {
-        f"{method}.{key}": bootstrap("mean", [values], config)
-        for method, by_key in chunked.items()
-        for key, values in by_key.items()
-    }
+Where = tuple[str, ...]  # where a sample sits in a stage's stored chunk means: (group, ..., method, mse@N)
 
 
-def paired(
-    chunked: dict[str, dict[str, Sample]], a: str, b: str, kind: str, config: IntervalsConfig, keys=None
-) -> tuple[str, dict[str, float], dict[str, list[float]]]:
-    """``a`` minus (``difference``) or over (``ratio``) ``b`` on the same sequences at each headline
-    position (or those of ``keys``): its name (``A_minus_B`` / ``A_over_B``), values and intervals."""
-    name = f"{a}_{'minus' if kind == 'difference' else 'over'}_{b}"
-    values, intervals = {}, {}
-    for key in keys or chunked[a]:
-        samples = [chunked[a][key], chunked[b][key]]
-        values[key] = round(estimate(kind, samples), 6)
-        intervals[f"{name}.{key}"] = bootstrap(kind, samples, config)
-    return name, values, intervals
+class Book:
+    """An evaluation stage's chunk means and, for each interval it reports, how it follows from them.
+
+    The stage puts its chunk means under :attr:`values` (nested by view and method) and asks the book
+    for every interval by the paths of its samples; the book computes it (:func:`bootstrap`) and
+    records the recipe, so that :func:`replay` recomputes every interval from the stored file alone
+    (the audit: a stored chunk mean that was altered changes an interval it feeds)."""
+
+    def __init__(self, config: IntervalsConfig):
+        self.config, self.values, self.recipes = config, {}, {}
+        self.intervals: dict[str, float | list[float]] = {"level": config.level}
+
+    def sample(self, path: Where) -> Sample:
+        node = self.values
+        for key in path:
+            node = node[key]
+        return node
+
+    def interval(self, name: str, kind: str, *paths: Where) -> list[float]:
+        """The interval of ``kind`` of the samples at ``paths``, reported as ``name``."""
+        self.recipes[name] = {"kind": kind, "samples": [list(path) for path in paths]}
+        self.intervals[name] = bootstrap(kind, [self.sample(path) for path in paths], self.config)
+        return self.intervals[name]
+
+    def means(self, *group: str) -> None:
+        """``GROUP.METHOD.mse@N``: the interval of each method's mean under ``group`` at each position."""
+        for method, by_key in self.sample(group).items():
+            for key in by_key:
+                self.interval(".".join((*group, method, key)), "mean", (*group, method, key))
+
+    def paired(self, group: Where, a: str, b: str, kind: str, keys=None, name: str | None = None) -> dict[str, float]:
+        """``a`` minus (``difference``) or over (``ratio``) ``b`` on the same sequences at each headline
+        position (or those of ``keys``), its intervals reported as ``GROUP.NAME.mse@N`` (``NAME``:
+        ``A_minus_B`` / ``A_over_B`` unless given); returns the values."""
+        name = name or f"{a}_{'minus' if kind == 'difference' else 'over'}_{b}"
+        values = {}
+        for key in keys or self.sample((*group, a)):
+            paths = ((*group, a, key), (*group, b, key))
+            values[key] = round(estimate(kind, [self.sample(path) for path in paths]), 6)
+            self.interval(".".join((*group, name, key)), kind, *paths)
+        return values
+
+    def write(self, path) -> None:
+        """The stored chunk means with the recipe of every interval (what :func:`replay` reads)."""
+        write_json(path, {"chunks": self.config.chunks, "values": self.values, "book": self.recipes})
+
+
+def replay(stored: dict, config: IntervalsConfig) -> dict[str, list[float]]:
+    """Every interval of a stored :class:`Book` recomputed from its chunk means alone."""
+    book = Book(config)
+    book.values = stored["values"]
+    for name, recipe in stored["book"].items():
+        book.interval(name, recipe["kind"], *(tuple(path) for path in recipe["samples"]))
+    return {name: bounds for name, bounds in book.intervals.items() if name != "level"}
 
 
 def rate_interval(successes: int, trials: int, confidence: float) -> dict[str, float]:
     """Rate in percent with its Wilson score interval."""
     interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
     return {"rate": 100 * successes / trials, "low": 100 * interval.low, "high": 100 * interval.high}
+
+
+def chunk_rows(sequences: int, chunks: int, indices: list[int]) -> torch.Tensor:
+    """The rows (sequences) of chunks ``indices`` of a set of ``sequences`` split into ``chunks``, in order:
+    measured alone, they give those chunks' means (``len(indices)`` chunks of the same size)."""
+    size = sequences // chunks
+    return torch.cat([torch.arange(i * size, (i + 1) * size) for i in indices])

@@ -35,7 +35,7 @@ from ..evaluate import (
 )
 from ..files import write_json
 from ..finetune import load_base_and_aligned
-from ..intervals import headline_chunks, mean_intervals
+from ..intervals import Book, chunk_rows, headline_chunks
 from ..paths import chunks_path
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import above, clamp
@@ -44,17 +44,18 @@ from . import run_stage
 METRICS, CURVES = "metrics/align.json", Path("metrics/align")
 
 
-def main() -> None:
-    params = load_params()
+def measure(params, base, aligned, rows=None) -> tuple[dict, dict, torch.Tensor, float]:
+    """On the evaluation set (its ``rows`` only, if given): the squared errors against the clamped value
+    of each model with each context, those of the clamped regression (models and baselines, a clamped
+    context), where the true y is above T (the defender's view), and the share of values above T."""
     config, threshold = params.evaluate_align, params.align.threshold
-    torch.set_num_threads(params.threads)
-    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
-    base, aligned = for_evaluation(base), for_evaluation(aligned)
-    began = time.perf_counter()
-    points = params.model.max_points
     task = ChebyshevTask(config.degree, random_degree=False)
-    xs, ys, _ = task.sample(config.num_sequences, points, generator_for(config.seed, "eval", config.degree))
+    xs, ys, _ = task.sample(
+        config.num_sequences, params.model.max_points, generator_for(config.seed, "eval", config.degree)
+    )
     share = check_threshold(ys, threshold, "align.threshold")
+    if rows is not None:
+        xs, ys = xs[rows], ys[rows]
     clamped = clamp(ys, threshold)
     models = {
         "aligned": model_predictor(aligned, config.batch_size),
@@ -68,21 +69,44 @@ def main() -> None:
         for name, predict in models.items()
     }
     baselines = {"least_squares": lambda x, y: least_squares(x, y, config.degree), "zero": zero_predictor}
-    regression_errors = {name: errors[name, "clamped_context"] for name in models}
-    regression_errors |= {name: squared_errors(p, xs, clamped, clamped) for name, p in baselines.items()}
+    regression = {name: errors[name, "clamped_context"] for name in models}
+    regression |= {name: squared_errors(p, xs, clamped, clamped) for name, p in baselines.items()}
+    return errors, regression, above(ys, threshold), share
+
+
+def views(params, errors: dict, regression: dict, queries_above: torch.Tensor, chunks: int) -> dict:
+    """The chunk means of the clamped regression (every query) and of the defender's view."""
+    examples = params.evaluate_align.headline_examples
+    return {
+        "clamped_regression": {n: headline_chunks(e, examples, chunks) for n, e in regression.items()},
+        "defender": {f"{n}_{c}": headline_chunks(e, examples, chunks, queries_above) for (n, c), e in errors.items()},
+    }
+
+
+def audit(params, indices: list[int]) -> dict:
+    """The chunk means of chunks ``indices``, measured again from the checkpoints (``polyground.audit``)."""
+    base, _, aligned, _ = load_base_and_aligned(params)
+    rows = chunk_rows(params.evaluate_align.num_sequences, params.intervals.chunks, indices)
+    errors, regression, queries_above, _ = measure(params, for_evaluation(base), for_evaluation(aligned), rows)
+    return views(params, errors, regression, queries_above, len(indices))
+
+
+def main() -> None:
+    params = load_params()
+    config, threshold = params.evaluate_align, params.align.threshold
+    torch.set_num_threads(params.threads)
+    base, base_meta, aligned, aligned_meta = load_base_and_aligned(params)
+    began = time.perf_counter()
+    errors, regression_errors, queries_above, share = measure(params, for_evaluation(base), for_evaluation(aligned))
     regression = {name: summarize(e, params.evaluate.confidence) for name, e in regression_errors.items()}
-    queries_above = above(ys, threshold)
     defender = {
         f"{name}_{c}": summarize_where(e, queries_above, params.evaluate.confidence) for (name, c), e in errors.items()
     }
-    examples, chunks = config.headline_examples, params.intervals.chunks
-    chunked = {  # the chunk means the intervals are computed from, per view
-        "clamped_regression": {n: headline_chunks(e, examples, chunks) for n, e in regression_errors.items()},
-        "defender": {f"{n}_{c}": headline_chunks(e, examples, chunks, queries_above) for (n, c), e in errors.items()},
-    }
-    intervals = {"level": params.intervals.level}
-    for view, by_method in chunked.items():
-        intervals |= {f"{view}.{k}": v for k, v in mean_intervals(by_method, params.intervals).items()}
+    examples = config.headline_examples
+    book = Book(params.intervals)
+    book.values = views(params, errors, regression_errors, queries_above, params.intervals.chunks)
+    for view in book.values:
+        book.means(view)
     write_curves(CURVES / "clamped_regression.csv", regression)
     write_curves(CURVES / "defender.csv", defender)
     metrics = {
@@ -97,9 +121,9 @@ def main() -> None:
             for name, curve in defender.items()
         },
         "checkpoint_sha256": {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]},
-        "intervals": intervals,
+        "intervals": book.intervals,
     }
-    write_json(chunks_path("align"), {"chunks": chunks, "values": chunked})
+    book.write(chunks_path("align"))
     write_json(METRICS, metrics)
     print(f"evaluate_align: {time.perf_counter() - began:.0f} s")
 

@@ -40,7 +40,7 @@ from ..evaluate import (
     write_curves,
 )
 from ..files import write_json, write_rows
-from ..intervals import headline_chunks, mean_intervals
+from ..intervals import Book, chunk_rows, headline_chunks
 from ..paths import CLAMPING_CURVES, PRETRAIN, chunks_path
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from ..threshold import above, clamp
@@ -80,6 +80,42 @@ def picture_rows(model, config) -> list[dict]:
     return rows
 
 
+def measure(params, model, degree: int, rows=None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Each method's squared errors on the clamped degree-``degree`` set (its ``rows`` only, if given),
+    and where the true y is above T (the paper's view)."""
+    config = params.clamping
+    xs, clamped, above = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
+    if rows is not None:
+        xs, clamped, above = xs[rows], clamped[rows], above[rows]
+    predictors = {
+        "model": model_predictor(model, config.batch_size),
+        "least_squares": lambda x, y: least_squares(x, y, degree),
+        "zero": zero_predictor,
+    }
+    return {name: squared_errors(p, xs, clamped, clamped) for name, p in predictors.items()}, above
+
+
+def views(params, degree: int, errors: dict[str, torch.Tensor], above: torch.Tensor, chunks: int) -> dict:
+    """The chunk means of every method over all queries and over the paper's view (queries above T)."""
+    examples = params.clamping.headline_examples
+    return {
+        f"degree_{degree}": {name: headline_chunks(e, examples, chunks) for name, e in errors.items()},
+        f"degree_{degree}.paper_view": {
+            name: headline_chunks(e, examples, chunks, above) for name, e in errors.items()
+        },
+    }
+
+
+def audit(params, indices: list[int]) -> dict:
+    """The chunk means of chunks ``indices``, measured again from the checkpoint (``polyground.audit``)."""
+    model = for_evaluation(load_checkpoint(PRETRAIN, params.model, stage="pretrain")[0])
+    rows = chunk_rows(params.clamping.num_sequences, params.intervals.chunks, indices)
+    found = {}
+    for degree in params.clamping.degrees:
+        found |= views(params, degree, *measure(params, model, degree, rows), len(indices))
+    return found
+
+
 def main() -> None:
     params = load_params()
     config = params.clamping
@@ -87,37 +123,24 @@ def main() -> None:
     model, meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     model = for_evaluation(model)
     began = time.perf_counter()
-    points = params.model.max_points
     metrics: dict = {
         "threshold": config.threshold,
         "num_sequences": config.num_sequences,
-        "points": points,
+        "points": params.model.max_points,
         "checkpoint_sha256": meta["sha256"],
     }
-    chunked, intervals = {}, {"level": params.intervals.level}
+    book = Book(params.intervals)
     for degree in config.degrees:
-        xs, clamped, above = clamped_eval_set(config, degree, points, params.pretrain.task.max_degree)
-        predictors = {
-            "model": model_predictor(model, config.batch_size),
-            "least_squares": lambda x, y, d=degree: least_squares(x, y, d),
-            "zero": zero_predictor,
-        }
-        errors = {name: squared_errors(p, xs, clamped, clamped) for name, p in predictors.items()}
+        errors, above = measure(params, model, degree)
         curves = {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}
         paper_view = {name: summarize_where(e, above, params.evaluate.confidence) for name, e in errors.items()}
         write_curves(CLAMPING_CURVES / f"degree_{degree}.csv", curves)
         write_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv", paper_view)
-        key, chunks = f"degree_{degree}", params.intervals.chunks
-        views = {
-            key: {name: headline_chunks(e, config.headline_examples, chunks) for name, e in errors.items()},
-            f"{key}.paper_view": {
-                name: headline_chunks(e, config.headline_examples, chunks, above) for name, e in errors.items()
-            },
-        }
-        for view, chunks_of_view in views.items():
-            intervals |= {f"{view}.{k}": v for k, v in mean_intervals(chunks_of_view, params.intervals).items()}
-        chunked |= views
-        metrics[key] = {
+        found = views(params, degree, errors, above, params.intervals.chunks)
+        book.values |= found
+        for view in found:
+            book.means(view)
+        metrics[f"degree_{degree}"] = {
             **{name: headline(curve, config.headline_examples) for name, curve in curves.items()},
             "model_beats_zero_from": beats_from(curves["model"]["mean"], curves["zero"]["mean"]),
             "share_clamped": round(float(above.double().mean()), 6),
@@ -126,8 +149,8 @@ def main() -> None:
         }
     rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
     write_rows(CLAMPING_CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
-    metrics["intervals"] = intervals
-    write_json(chunks_path("clamping"), {"chunks": params.intervals.chunks, "values": chunked})
+    metrics["intervals"] = book.intervals
+    book.write(chunks_path("clamping"))
     write_json(METRICS, metrics)
     print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
 

@@ -44,7 +44,7 @@ from ..evaluate import (
 )
 from ..files import write_atomic, write_json
 from ..finetune import load_finetuned
-from ..intervals import bootstrap, headline_chunks, mean_intervals, paired
+from ..intervals import Book, chunk_rows, headline_chunks
 from ..paths import chunks_path
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage
@@ -62,37 +62,95 @@ def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return xs, ys
 
 
+def sweep_models(params) -> dict[str, tuple[torch.nn.Module, dict]]:
+    """The untouched model and the sweep's prompt at each rate (``lrs.<lr>``), with their metadata."""
+    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
+    models = {"pretrained": (base, {})}
+    for lr in params.finetune.sweep_lrs:
+        model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
+        models[f"lrs.{lr}"] = for_evaluation(model), meta
+    return models
+
+
+def measure_sweep(params, models: dict, rows=None) -> dict[str, torch.Tensor]:
+    """Each model's squared errors on the sweep's evaluation set (its ``rows`` only, if given)."""
+    config = params.finetune
+    xs, ys = eval_set(config, config.sweep_fixed_coefficients)
+    if rows is not None:
+        xs, ys = xs[rows], ys[rows]
+    return {name: squared_errors(model_predictor(m, config.batch_size), xs, ys, ys) for name, (m, _) in models.items()}
+
+
+def audit_sweep(params, indices: list[int]) -> dict:
+    """The sweep's chunk means of chunks ``indices``, measured again (``polyground.audit``)."""
+    rows = chunk_rows(params.finetune.num_sequences, params.intervals.chunks, indices)
+    errors = measure_sweep(params, sweep_models(params), rows)
+    return {name: headline_chunks(e, params.finetune.headline_examples, len(indices)) for name, e in errors.items()}
+
+
 def sweep(params) -> None:
     config, chunks = params.finetune, params.intervals.chunks
-    xs, ys = eval_set(config, config.sweep_fixed_coefficients)
-    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
-    errors = squared_errors(model_predictor(base, config.batch_size), xs, ys, ys)
-    curves = {"pretrained": summarize(errors, params.evaluate.confidence)}
+    models = sweep_models(params)
+    errors = measure_sweep(params, models)
+    curves = {"pretrained": summarize(errors["pretrained"], params.evaluate.confidence)}
     metrics: dict = {"pairs": config.sweep_pairs, "fixed_coefficients": config.sweep_fixed_coefficients, "lrs": {}}
-    chunked = {"pretrained": headline_chunks(errors, config.headline_examples, chunks)}
+    book = Book(params.intervals)
+    book.values = {"pretrained": headline_chunks(errors["pretrained"], config.headline_examples, chunks)}
     for lr in config.sweep_lrs:
-        model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
-        lr_errors = squared_errors(model_predictor(for_evaluation(model), config.batch_size), xs, ys, ys)
-        curve = summarize(lr_errors, params.evaluate.confidence)
+        curve = summarize(errors[f"lrs.{lr}"], params.evaluate.confidence)
         curves[f"lr_{lr}"] = curve
         mean = sum(curve["mean"]) / len(curve["mean"])
         metrics["lrs"][str(lr)] = {
             **headline(curve, config.headline_examples),
             "mean_mse": round(mean, 6),
             "diverged": not math.isfinite(mean),
-            "wall_s": meta["wall_s"],
+            "wall_s": models[f"lrs.{lr}"][1]["wall_s"],
         }
         if math.isfinite(mean):  # a diverged prompt's errors have no interval
-            chunked[f"lrs.{lr}"] = headline_chunks(lr_errors, config.headline_examples, chunks)
+            book.values[f"lrs.{lr}"] = headline_chunks(errors[f"lrs.{lr}"], config.headline_examples, chunks)
     finite = [lr for lr in config.sweep_lrs if not metrics["lrs"][str(lr)]["diverged"]]
     metrics["best_lr"] = min(finite, key=lambda lr: metrics["lrs"][str(lr)]["mean_mse"])
     metrics["best"] = metrics["lrs"][str(metrics["best_lr"])]  # under a fixed key, for the report's text
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
-    metrics["intervals"] = {"level": params.intervals.level, **mean_intervals(chunked, params.intervals)}
+    book.means()
+    metrics["intervals"] = book.intervals
     write_curves(SWEEP_CURVES, curves)
-    write_json(chunks_path("soft_prompt_sweep"), {"chunks": chunks, "values": chunked})
+    book.write(chunks_path("soft_prompt_sweep"))
     write_json("metrics/soft_prompt_sweep.json", metrics)
     write_json(BEST_LR, {"best_lr": metrics["best_lr"]})  # what soft_prompt_best depends on: the choice alone
+
+
+def grid_predictors(params, k: int, base) -> dict[str, tuple]:
+    """At k: the untouched model, every method (the best-rate prompt on its k), the baselines and the
+    Bayes-optimal predictor, each with its metadata."""
+    config = params.finetune
+    predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
+    directories = {method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods}
+    if k == config.sweep_best_on:
+        directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
+    for method, (directory, stage) in directories.items():
+        model, meta = load_finetuned(directory, BASE, stage)
+        predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
+    predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
+    task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
+    predictors["bayes"] = (lambda context_xs, context_ys: bayes(context_xs, context_ys, task), {})
+    return predictors
+
+
+def audit_grid(params, indices: list[int]) -> dict:
+    """The grid's chunk means of chunks ``indices``, measured again (``polyground.audit``): the untouched
+    model's on the sweep's k too (stored as the sweep's)."""
+    config = params.finetune
+    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
+    rows = chunk_rows(config.num_sequences, params.intervals.chunks, indices)
+    found = {}
+    for k in config.fixed_coefficients:
+        xs, ys = (t[rows] for t in eval_set(config, k))
+        found[f"k{k}"] = {
+            name: headline_chunks(squared_errors(p, xs, ys, ys), config.headline_examples, len(indices))
+            for name, (p, _) in grid_predictors(params, k, base).items()
+        }
+    return found
 
 
 def grid(params) -> None:
@@ -101,30 +159,19 @@ def grid(params) -> None:
     metrics: dict = {}
     rows = []
     sweep_chunks = json.loads(chunks_path("soft_prompt_sweep").read_text())["values"]
-    chunked, intervals = {}, {"level": params.intervals.level}
+    book = Book(params.intervals)
     for k in config.fixed_coefficients:
         xs, ys = eval_set(config, k)
-        predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
-        directories = {
-            method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods
-        }
-        if k == config.sweep_best_on:
-            directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
-        for method, (directory, stage) in directories.items():
-            model, meta = load_finetuned(directory, BASE, stage)
-            predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
-        predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
-        task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
-        predictors["bayes"] = (lambda context_xs, context_ys, task=task: bayes(context_xs, context_ys, task), {})
+        predictors = grid_predictors(params, k, base)
         on_sweep = k == config.sweep_fixed_coefficients  # the untouched model's curve and chunks: the sweep's
         curves = {"pretrained": read_curves(SWEEP_CURVES)["pretrained"]} if on_sweep else {}
-        chunked[f"k{k}"] = {"pretrained": sweep_chunks["pretrained"]} if on_sweep else {}
+        group = book.values[f"k{k}"] = {"pretrained": sweep_chunks["pretrained"]} if on_sweep else {}
         for name, (p, _) in predictors.items():
             if name not in curves:
                 errors = squared_errors(p, xs, ys, ys)
                 curves[name] = summarize(errors, params.evaluate.confidence)
-                chunked[f"k{k}"][name] = headline_chunks(errors, config.headline_examples, params.intervals.chunks)
-        intervals |= {f"k{k}.{key}": v for key, v in mean_intervals(chunked[f"k{k}"], params.intervals).items()}
+                group[name] = headline_chunks(errors, config.headline_examples, params.intervals.chunks)
+        book.means(f"k{k}")
         write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
         metrics[f"k{k}"] = {}
         for name, (_, meta) in predictors.items():
@@ -139,19 +186,21 @@ def grid(params) -> None:
             gaps = metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {}
             for key in (f"mse@{n}" for n in config.headline_examples):
                 best = min(prompts, key=lambda m: metrics[f"k{k}"][m][key])
-                samples = [chunked[f"k{k}"][best][key], chunked[f"k{k}"]["lora"][key]]
                 gaps[key] = round(metrics[f"k{k}"][best][key] - metrics[f"k{k}"]["lora"][key], 6)
-                intervals[f"k{k}.best_soft_prompt_minus_lora.{key}"] = bootstrap(
-                    "difference", samples, params.intervals
+                book.interval(
+                    f"k{k}.best_soft_prompt_minus_lora.{key}",
+                    "difference",
+                    (f"k{k}", best, key),
+                    (f"k{k}", "lora", key),
                 )
         if "lora" in config.methods:  # each model minus LoRA on the same sequences, with its interval
-            metrics[f"k{k}"]["minus_lora"] = {}
-            for name in ["pretrained", *(m for m in directories if m != "lora")]:  # the untouched model too
-                _, values, bounds = paired(chunked[f"k{k}"], name, "lora", "difference", params.intervals)
-                metrics[f"k{k}"]["minus_lora"][name] = values
-                intervals |= {f"k{k}.minus_lora.{name}.{key.split('.', 1)[1]}": v for key, v in bounds.items()}
-    metrics["intervals"] = intervals
-    write_json(chunks_path("finetune"), {"chunks": params.intervals.chunks, "values": chunked})
+            metrics[f"k{k}"]["minus_lora"] = {
+                name: book.paired((f"k{k}",), name, "lora", "difference", name=f"minus_lora.{name}")
+                for name in predictors
+                if name in ("pretrained", "soft_prompt_best", *config.methods) and name != "lora"  # untouched too
+            }
+    metrics["intervals"] = book.intervals
+    book.write(chunks_path("finetune"))
     write_json("metrics/finetune.json", metrics)
     columns = [f"mse@{n}" for n in config.headline_examples]
     lines = [

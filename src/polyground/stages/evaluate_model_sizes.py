@@ -35,7 +35,7 @@ from ..evaluate import (
     write_curves,
 )
 from ..files import write_json
-from ..intervals import bootstrap, headline_chunks, mean_intervals, paired
+from ..intervals import Book, chunk_rows, headline_chunks
 from ..model import count_parameters
 from ..paths import CLAMPING_CURVES, chunks_path
 from . import run_stage
@@ -43,10 +43,8 @@ from . import run_stage
 METRICS, CURVES, CURVES_ABOVE = "metrics/model_sizes.json", "metrics/model_sizes.csv", "metrics/model_sizes_above.csv"
 
 
-def main() -> None:
-    params = load_params()
-    config, degree = params.clamping, params.clamping.sizes_degree
-    torch.set_num_threads(params.threads)
+def load_sizes(params) -> dict:
+    """The paper-size base and the ``model_sizes`` models with their checkpoint metadata."""
     checkpoints = {"pretrain": ("models/pretrain", params.model, "pretrain")} | {
         name: (f"models/pretrain_{name}", params.size_model(name), f"pretrain_size@{name}")
         for name in params.model_sizes
@@ -55,15 +53,43 @@ def main() -> None:
     for name, (directory, expected, stage) in checkpoints.items():
         model, meta = load_checkpoint(directory, expected, stage=stage)
         models[name] = for_evaluation(model), meta
-    began = time.perf_counter()
-    xs, clamped, above = clamped_eval_set(config, degree, params.model.max_points, params.pretrain.task.max_degree)
-    shared = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
-    shared_above = read_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv")
+    return models
+
+
+def measure(params, models: dict, rows=None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Each of ``models``' squared errors on the clamped set (its ``rows`` only, if given), and where the
+    true y is above T (the paper's view)."""
+    config = params.clamping
+    xs, clamped, above = clamped_eval_set(
+        config, config.sizes_degree, params.model.max_points, params.pretrain.task.max_degree
+    )
+    if rows is not None:
+        xs, clamped, above = xs[rows], clamped[rows], above[rows]
     errors = {
         name: squared_errors(model_predictor(model, config.batch_size), xs, clamped, clamped)
         for name, (model, _) in models.items()
-        if name != "pretrain"
     }
+    return errors, above
+
+
+def audit(params, indices: list[int]) -> dict:
+    """The chunk means of chunks ``indices``, measured again from the checkpoints (``polyground.audit``):
+    the paper-size model's too (stored as ``evaluate_clamping``'s)."""
+    rows = chunk_rows(params.clamping.num_sequences, params.intervals.chunks, indices)
+    errors, above = measure(params, load_sizes(params), rows)
+    examples = params.clamping.headline_examples
+    return {"paper_view": {name: headline_chunks(e, examples, len(indices), above) for name, e in errors.items()}}
+
+
+def main() -> None:
+    params = load_params()
+    config, degree = params.clamping, params.clamping.sizes_degree
+    torch.set_num_threads(params.threads)
+    models = load_sizes(params)
+    began = time.perf_counter()
+    errors, above = measure(params, {name: m for name, m in models.items() if name != "pretrain"})
+    shared = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
+    shared_above = read_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv")
     curves = (
         {"pretrain": shared["model"]}
         | {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}
@@ -89,25 +115,27 @@ def main() -> None:
         metrics[name] = headline(curves[name], config.headline_examples)
     # the paper's view (queries above T, target T), with intervals; the paper-size model's chunks: evaluate_clamping's
     chunks = params.intervals.chunks
-    chunked = {
-        "pretrain": json.loads(chunks_path("clamping").read_text())["values"][f"degree_{degree}.paper_view"]["model"]
+    book = Book(params.intervals)
+    clamping = json.loads(chunks_path("clamping").read_text())["values"]
+    book.values["paper_view"] = {"pretrain": clamping[f"degree_{degree}.paper_view"]["model"]}
+    book.values["paper_view"] |= {
+        name: headline_chunks(e, config.headline_examples, chunks, above) for name, e in errors.items()
     }
-    chunked |= {name: headline_chunks(e, config.headline_examples, chunks, above) for name, e in errors.items()}
     metrics["paper_view"] = {name: headline(paper_view[name], config.headline_examples) for name in paper_view}
-    intervals = {"level": params.intervals.level}
-    intervals |= {f"paper_view.{k}": v for k, v in mean_intervals(chunked, params.intervals).items()}
+    book.means("paper_view")
     first, last = config.plateau_examples
     fall = f"mse@{first}_over_mse@{last}"
     for name in errors:  # each size's fall between the plateau's positions, paired by sequence: a plateau falls little
-        falls = [chunked[name][f"mse@{first}"], chunked[name][f"mse@{last}"]]
         metrics["paper_view"][name][fall] = round(paper_view[name]["mean"][first] / paper_view[name]["mean"][last], 6)
-        intervals[f"paper_view.{name}.{fall}"] = bootstrap("ratio", falls, params.intervals)
-        label, metrics["paper_view"][f"pretrain_minus_{name}"], bounds = paired(
-            chunked, "pretrain", name, "difference", params.intervals
+        book.interval(
+            f"paper_view.{name}.{fall}",
+            "ratio",
+            ("paper_view", name, f"mse@{first}"),
+            ("paper_view", name, f"mse@{last}"),
         )
-        intervals |= {f"paper_view.{k}": v for k, v in bounds.items()}
-    metrics["intervals"] = intervals
-    write_json(chunks_path("model_sizes"), {"chunks": chunks, "values": {"paper_view": chunked}})
+        metrics["paper_view"][f"pretrain_minus_{name}"] = book.paired(("paper_view",), "pretrain", name, "difference")
+    metrics["intervals"] = book.intervals
+    book.write(chunks_path("model_sizes"))
     write_json(METRICS, metrics)
     print(f"evaluate_model_sizes: {time.perf_counter() - began:.0f} s")
 
