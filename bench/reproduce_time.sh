@@ -2,9 +2,11 @@
 # The reviewer's path timed end to end: RUNS fresh clones of this repository's last commit, each
 # with its environment set up first (the one-time step, not timed), then `./reproduce.sh` timed.
 # Prints every run's wall time, its exit status and per-step times, and the median.
-#   bench/reproduce_time.sh [RUNS]    (default 2; about half an hour a run on 2 CPU cores: idle machine)
+#   bench/reproduce_time.sh [RUNS] [REPRODUCE_OPTIONS]   (default 2 runs; about half an hour a run of
+#   ./reproduce.sh on 2 CPU cores, idle machine; e.g. `bench/reproduce_time.sh 1 --audit`)
 set -euo pipefail
 runs=${1:-2}
+options=("${@:2}")
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive whole number, not '$runs'" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-reproduce.XXXXXX")
@@ -15,10 +17,10 @@ for run in $(seq "$runs"); do
   (cd "$clone" && source scripts/ensure_venv.sh >/dev/null)
   start=$SECONDS
   status=0
-  (cd "$clone" && ./reproduce.sh >"$work/run$run.log" 2>&1) || status=$?
+  (cd "$clone" && ./reproduce.sh "${options[@]}" >"$work/run$run.log" 2>&1) || status=$?
   wall=$((SECONDS - start))
   times+=("$wall")
-  printf 'run %d: %d s, exit %d (log %s)\n' "$run" "$wall" "$status" "$work/run$run.log"
+  printf 'run %d of ./reproduce.sh %s: %d s, exit %d (log %s)\n' "$run" "${options[*]}" "$wall" "$status" "$work/run$run.log"
   grep '^== \[' "$work/run$run.log" | sed 's/^/    /'
   rm -rf "$clone"
 done
