@@ -27,6 +27,8 @@ def test_help_lists_every_option():
         (["--only"], "--only needs a stage or figure name"),
         (["--only", "no_such_thing"], "neither a stage"),
         (["--only", "pretrain"], "use ./reproduce.sh --retrain --only pretrain"),
+        (["--audit-seed", "x"], "--audit-seed needs a whole number"),
+        (["--audit", "--only", "figures"], "use it without --retrain and --only"),
     ],
 )
 def test_bad_options_fail_clearly(args, message):
