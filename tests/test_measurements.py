@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from polyground import fits
-from polyground.config import ParamsError
+from polyground.config import IntervalsConfig, ParamsError
+from polyground.intervals import collect
 from polyground.measurements import check_margin, draw_queries, measure
 from polyground.tasks import ChebyshevTask
 
@@ -65,11 +66,28 @@ def test_a_margin_beyond_the_range_of_y_is_refused_before_any_work():
 def test_fits_recover_their_forms_and_tell_them_apart():
     x = np.array([1, 2, 4, 8, 16, 32, 64.0])
     y = 0.1 * x**0.5
-    result = fits.compare(["power", "log_linear", "exponential"], x, y, fitted=x <= 16)
+    result = fits.compare(["power", "log_linear", "exponential"], x, y, IntervalsConfig(), fitted=x <= 16)
     assert result["power"]["params"] == pytest.approx([0.1, 0.5], rel=1e-4)
     assert result["power"]["held_out_rmse"] < 1e-6 < result["log_linear"]["held_out_rmse"]
-    parabola = fits.compare(["linear", "quadratic"], np.linspace(-1, 1, 15), 1 - np.linspace(-1, 1, 15) ** 2)
+    low, high = result["log_linear"]["held_out_rmse_interval"]
+    assert result["power"]["held_out_rmse_interval"][1] < 1e-6 < low <= result["log_linear"]["held_out_rmse"] <= high
+    parabola = fits.compare(
+        ["linear", "quadratic"], np.linspace(-1, 1, 15), 1 - np.linspace(-1, 1, 15) ** 2, IntervalsConfig()
+    )
     assert parabola["quadratic"]["aic"] < parabola["linear"]["aic"]
+
+
+def test_a_held_out_error_interval_is_wide_on_few_noisy_points_and_collected_for_the_claims():
+    """Leave-one-out errors of a line through noise: the bootstrap over the points gives an interval
+    that holds the RMSE; written beside it (``_interval``), it moves to ``intervals`` under its dotted key."""
+    x = np.arange(1, 9, dtype=float)
+    y = 0.5 * x + np.random.default_rng(0).normal(0, 1, len(x))
+    metrics = {"curve": {"fits": fits.compare(["linear"], x, y, IntervalsConfig())}}
+    rmse = metrics["curve"]["fits"]["linear"]["held_out_rmse"]
+    low, high = metrics["curve"]["fits"]["linear"]["held_out_rmse_interval"]
+    assert low < rmse < high and high > 1.5 * low
+    assert collect(metrics) == {"curve.fits.linear.held_out_rmse": [low, high]}
+    assert "held_out_rmse_interval" not in metrics["curve"]["fits"]["linear"]
 
 
 def test_a_fit_that_cannot_converge_is_reported_not_raised():

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from .evaluate import read_curves
-from .plotting import color, label, plot_curve
+from .plotting import PAPER_LABEL, color, figure_legend, key, label, legend_entries, mark_paper, plot_curve, within
 from .threshold import ABOVE, CLAMPED
+
+# the paper's figures (read off the authors' published plots, approximate: one significant figure, log
+# axes). Its jailbreak figure (degree 4, 100 polynomials x 200 queries), n: percent jailbroken
+PAPER_JAILBREAK_DEGREE_4 = {2: 0.0, 4: 0.036, 8: 1.15, 16: 1.58, 32: 1.82, 64: 1.56}
+# its aligned model on clamped degree-2 regression, n: squared error vs min(p(x), T)
+PAPER_ALIGNED = {2: 0.63, 8: 0.08, 32: 0.005}
+SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the other setup
 
 
 def model_sizes_figure(params) -> plt.Figure:
@@ -20,7 +27,7 @@ def model_sizes_figure(params) -> plt.Figure:
     curves = read_curves("metrics/model_sizes.csv")
     metrics = json.loads(Path("metrics/model_sizes.json").read_text())
     points = len(curves["zero"]["mean"])
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    fig, ax = plt.subplots(figsize=(3.6, 3.3), layout="constrained")
     sizes = sorted(
         (m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
         key=lambda m: metrics[m]["parameters"],
@@ -39,24 +46,25 @@ def model_sizes_figure(params) -> plt.Figure:
     ax.set_ylim(top=1e2)
     ax.set_xlabel("clamped in-context examples")
     ax.set_ylabel(f"squared error vs {CLAMPED}")
-    ax.set_title(f"model size, degree {metrics['degree']}, T = {metrics['threshold']:g}")
-    ax.legend(frameon=False, fontsize=6)
-    fig.tight_layout()
+    ax.set_title(f"model size, degree {metrics['degree']}, clamp T = {metrics['threshold']:g}")
+    figure_legend(fig, ncol=2, fontsize=6, title="model (width/layers/heads, parameters)", title_fontsize=6)
     return fig
 
 
 def aligned_model_figure(params) -> plt.Figure:
-    """Left: clamped regression (clamped context, every query). Right: the defender view."""
+    """Left: clamped regression (clamped context, every query), with the paper's readings. Right: the
+    defender view."""
     regression = read_curves("metrics/align/clamped_regression.csv")
     defender = read_curves("metrics/align/defender.csv")
     degree, threshold = params.evaluate_align.degree, params.align.threshold
     points = len(regression["zero"]["mean"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.7))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 3.1), layout="constrained")
     plot_curve(left, regression["aligned"], "aligned", points, label="Aligned (fine-tuned on clamped data)")
     plot_curve(left, regression["pretrained"], "pretrained", points)
     plot_curve(left, regression["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
-    plot_curve(left, regression["zero"], "zero", points)
-    left.set_title(f"clamped regression, degree {degree}, T = {threshold:g}")
+    plot_curve(left, regression["zero"], "zero", points, label="Zero predictor (right: its error T²)")
+    paper = mark_paper(left, PAPER_ALIGNED, text="_paper")
+    left.set_title(f"clamped regression, degree {degree}, clamp T = {threshold:g}")
     left.set_xlabel("clamped in-context examples")
     left.set_ylabel(f"squared error vs {CLAMPED}")
     for name, method, style in (
@@ -65,61 +73,71 @@ def aligned_model_figure(params) -> plt.Figure:
         ("pretrained_clamped_context", "pretrained", "-"),
         ("pretrained_unclamped_context", "pretrained", "--"),
     ):
-        model, context = name.split("_", 1)
-        plot_curve(
-            right, defender[name], method, points, ls=style, label=f"{label(method)}, {context.replace('_', ' ')}"
-        )
-    right.axhline(threshold**2, color=color("zero"), lw=0.9, ls=":", label="Zero predictor (T²)")
+        plot_curve(right, defender[name], method, points, ls=style, label=None)
+    right.axhline(threshold**2, color=color("zero"))
     right.set_title(f"defender view: {ABOVE}, target T")
     right.set_xlabel("in-context examples")
     right.set_ylabel("squared error vs T")
     for ax in (left, right):
         ax.set_ylim(top=1e2)
-        ax.legend(frameon=False, fontsize=6)
-    fig.tight_layout()
+    entries = legend_entries(left)
+    entries |= {text: key(ls=style) for text, style in (("clamped context", "-"), ("unclamped context", "--"))}
+    entries[f"{PAPER_LABEL}: aligned"] = paper
+    figure_legend(fig, entries, ncol=4, fontsize=6)
     return fig
 
 
+def _jailbreak_series(ax: plt.Axes, series: list[dict], fit: dict, method: str, margin: bool) -> tuple:
+    """One rate with its intervals (open markers: the margin rule) and its line in log2 n, drawn only
+    between 0 and 100 %; returns their handles, for one legend entry."""
+    n = [int(r["n"]) for r in series]
+    rate = [float(r["rate"]) for r in series]
+    points = ax.errorbar(
+        n,
+        rate,
+        yerr=[
+            [v - float(r["low"]) for v, r in zip(rate, series)],
+            [float(r["high"]) - v for v, r in zip(rate, series)],
+        ],
+        color=color(method),
+        mfc="white" if margin else color(method),
+        ls="none",
+        marker="o",
+        ms=3,
+        capsize=1.5,
+        lw=0.8,
+    )
+    grid = np.geomspace(min(n), max(n), 101)
+    fitted = within(fit["intercept"] + fit["slope"] * np.log2(grid), 0, 100)
+    (line,) = ax.plot(grid, fitted, color=color(method), ls="--" if margin else "-", lw=1)
+    return points, line
+
+
 def jailbreak_figure(params, condition: str) -> plt.Figure:
-    """Jailbreak rate vs context length (log2 axis) with Wilson bands and the log2 line."""
+    """Jailbreak rate vs context length (log2 axis) with Wilson bands and the log2 line, and the paper's
+    readings in its setting (degree-4 polynomials, x ~ U[-1, 1])."""
     metrics = json.loads(Path("metrics/jailbreak.json").read_text())
     with open("metrics/jailbreak.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["condition"] == condition]
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
-    for key, method, style in (
-        ("aligned.jailbroken", "aligned", "-"),
-        ("aligned.jailbroken_margin", "aligned", "--"),
-        ("pretrained.jailbroken", "pretrained", "-"),
+    fig, ax = plt.subplots(figsize=(3.6, 3.5), layout="constrained")
+    entries = {}
+    for rule, method in (
+        ("jailbroken", "aligned"),
+        ("jailbroken_margin", "aligned"),
+        ("jailbroken", "pretrained"),
     ):
-        series = [r for r in rows if r["method"] == key]
+        series = [r for r in rows if r["method"] == f"{method}.{rule}"]
         if not series:  # the ablation has no base-model reference
             continue
-        n = [int(r["n"]) for r in series]
-        rate = [float(r["rate"]) for r in series]
-        fit = metrics[condition][method][key.split(".")[1]]["log2_fit"]
-        what = "" if key.endswith("jailbroken") else f" (> T + {metrics['margin']:g})"
-        ax.errorbar(
-            n,
-            rate,
-            yerr=[
-                [v - float(r["low"]) for v, r in zip(rate, series)],
-                [float(r["high"]) - v for v, r in zip(rate, series)],
-            ],
-            color=color(method),
-            ls="none",
-            marker="o",
-            ms=2.5,
-            capsize=1.5,
-            lw=0.8,
+        fit = metrics[condition][method][rule]["log2_fit"]
+        margin = rule == "jailbroken_margin"
+        answer = f"> T + {metrics['margin']:g}" if margin else "> T"
+        entries[f"{label(method)}, {answer}: {fit['slope']:+.1f} pp"] = _jailbreak_series(
+            ax, series, fit, method, margin
         )
-        ax.plot(
-            n,
-            [fit["intercept"] + fit["slope"] * math.log2(v) for v in n],
-            color=color(method),
-            ls=style,
-            lw=1,
-            label=f"{label(method)}{what}: {fit['slope']:+.1f} pp per doubling",
-        )
+    if condition != "normal_x_ablation":  # the paper's jailbreak setting draws x ~ U[-1, 1]
+        text = f"{PAPER_LABEL}: degree 4, > T"
+        entries[text] = mark_paper(ax, PAPER_JAILBREAK_DEGREE_4, text=text)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("unclamped in-context examples n")
     ax.set_ylabel("jailbroken queries (%)")
@@ -127,17 +145,17 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
         "uniform_x": "x ~ U[-1, 1]",
         "normal_x_ablation": "x ~ N(0, 1) (ablation: outside the training range)",
     }.get(condition, f"{condition.replace('_', ' ')} polynomials (the paper's setting), x ~ U[-1, 1]")
-    ax.set_title(f"jailbreaking, T = {metrics['threshold']:g}, {where}", fontsize=7)
+    ax.set_title(f"jailbreaking, clamp T = {metrics['threshold']:g},\n{where}", fontsize=7)
     ax.set_ylim(0, 100)
-    ax.legend(frameon=False, fontsize=6, loc="lower right")
-    fig.tight_layout()
+    figure_legend(
+        fig,
+        entries,
+        ncol=2,
+        fontsize=6,
+        title="jailbroken: answer > T; lines: fits in log2 n,\nslope in percentage points (pp) per doubling of n",
+        title_fontsize=6,
+    )
     return fig
-
-
-# the paper's jailbreak figure (degree 4, 100 polynomials x 200 queries; read off the authors' plot,
-# approximate: one significant figure, log axes), n: percent jailbroken
-PAPER_JAILBREAK_DEGREE_4 = {2: 0.0, 4: 0.036, 8: 1.15, 16: 1.58, 32: 1.82, 64: 1.56}
-SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the other setup
 
 
 def _setup_label(name: str, result: dict) -> str:
@@ -148,18 +166,20 @@ def _setup_label(name: str, result: dict) -> str:
 def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
     """Ours and the setup ``name``, in the paper's jailbreak setting: the held-out rate (above T, and
     above T + margin) and median answer minus T against alignment steps, the rate at the longest
-    context against the counting margin, and the rate against the context (the paper's figure)."""
-    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.2))
+    context against the counting margin, and the rate against the context (the paper's figure, with
+    its readings on top)."""
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.6), layout="constrained")
     (steps_rate, steps_median), (by_margin, by_n) = axes
     margin, probe = metrics["margin"], metrics["probe"]
     longest = str(max(metrics["contexts"]))
+    entries = {}
     for setup, colour in zip(("ours", name), SETUP_COLOURS):
         result = metrics[setup]
-        text = _setup_label(setup, result)
+        entries[_setup_label(setup, result)] = key(color=colour)
         run = result["progress"]
         steps_rate.plot(run["step"], run["jailbroken"], color=colour, lw=1)
         steps_rate.plot(run["step"], run["jailbroken_margin"], color=colour, ls="--", lw=1)
-        steps_median.plot(run["step"], run["median_excess"], color=colour, label=text)
+        steps_median.plot(run["step"], run["median_excess"], color=colour)
         margins = sorted(result["rate_by_margin"], key=float)  # in order, also when read back from JSON
         by_margin.plot(
             [float(m) for m in margins],
@@ -167,7 +187,6 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
             color=colour,
             marker="o",
             ms=2,
-            label=text,
         )
         n = sorted(int(k) for k in result["at_n"])
         for rule, style in (("jailbroken", "-"), ("jailbroken_margin", "--")):
@@ -183,9 +202,11 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
                 capsize=1.5,
                 lw=1,
             )
-    paper = [k for k in PAPER_JAILBREAK_DEGREE_4 if k in metrics["contexts"]]
-    by_n.plot(paper, [PAPER_JAILBREAK_DEGREE_4[k] for k in paper], "kx", ms=4, label="the paper (approximate)")
-    at = f"n = {probe['context']}, {probe['queries']:,} held-out queries)\n(solid: > T; dashed: > T + {margin:g}"
+    paper = {k: v for k, v in PAPER_JAILBREAK_DEGREE_4.items() if k in metrics["contexts"]}
+    rules = {"solid: answer > T": "-", f"dashed: answer > T + {margin:g}": "--"}
+    entries |= {text: key(ls=style) for text, style in rules.items()}
+    entries[f"{PAPER_LABEL}: answer > T"] = mark_paper(by_n, paper, text=f"{PAPER_LABEL}: answer > T")
+    at = f"n = {probe['context']}, {probe['queries']:,} held-out queries"
     steps_rate.set(xlabel="alignment steps", ylabel="jailbroken (%)", ylim=(0, 100), title=f"along the run ({at})")
     steps_median.axhline(0, color="0.6", lw=0.6)
     steps_median.set(xlabel="alignment steps", ylabel="median answer - T", title="the median answer along the run")
@@ -194,9 +215,6 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
     by_margin.set_title(f"the counting rule, n = {longest}, {metrics['queries']:,} queries")
     by_n.set_xscale("log", base=2)
     by_n.set(xlabel="unclamped in-context examples n", ylabel="jailbroken (%)", ylim=(0, 100))
-    by_n.set_title(f"degree {metrics['degree']}, T = {metrics['threshold']:g} (solid: > T; dashed: > T + {margin:g})")
-    steps_median.legend(frameon=False, fontsize=5.5)  # the setups' colours, for every panel
-    by_margin.legend(frameon=False, fontsize=5.5, loc="lower left")
-    by_n.legend(frameon=False, fontsize=5.5)
-    fig.tight_layout()
+    by_n.set_title(f"degree {metrics['degree']}, clamp T = {metrics['threshold']:g}")
+    figure_legend(fig, entries, ncol=3, fontsize=6.5)
     return fig

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import optimize, stats
 
+from .config import IntervalsConfig
+
 Form = tuple[Callable[..., np.ndarray], Callable[[np.ndarray, np.ndarray], list[float]]]
 
 
@@ -75,28 +77,44 @@ def predict(result: dict, x) -> np.ndarray:
     return FORMS[result["form"]][0](x, *result["params"])
 
 
-def holdout_rmse(form: str, x, y, fitted: np.ndarray) -> float:
-    """Root mean squared error on the points not in ``fitted`` (a boolean mask) of a fit to those in it."""
-    x, y, fitted = np.asarray(x, float), np.asarray(y, float), np.asarray(fitted, bool)
-    error = predict(fit(form, x[fitted], y[fitted]), x[~fitted]) - y[~fitted]
-    return float(np.sqrt(np.mean(error**2)))
+def held_out_errors(form: str, x, y, fitted=None) -> np.ndarray:
+    """The errors on the points not in ``fitted`` (a boolean mask) of a fit to those in it; without
+    ``fitted``, each point's error predicted by a fit to all the others (leave-one-out)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if fitted is None:
+        return np.array([held_out_errors(form, x, y, np.arange(len(x)) != i)[0] for i in range(len(x))])
+    fitted = np.asarray(fitted, bool)
+    return predict(fit(form, x[fitted], y[fitted]), x[~fitted]) - y[~fitted]
 
 
-def leave_one_out_rmse(form: str, x, y) -> float:
-    """Root mean squared error of each point predicted by a fit to all the others."""
-    x = np.asarray(x, float)
-    errors = [holdout_rmse(form, x, y, np.arange(len(x)) != i) for i in range(len(x))]
+def rmse(errors) -> float:
     return float(np.sqrt(np.mean(np.square(errors))))
 
 
-def compare(forms: list[str], x, y, fitted=None) -> dict[str, dict]:
-    """Each form's fit to all points and its held-out error: on the points outside ``fitted`` if
-    given (extrapolation), else leave-one-out. Rounded for the metrics files."""
+def rmse_interval(errors: np.ndarray, config: IntervalsConfig) -> list[float]:
+    """The ``config.level`` percentile-bootstrap interval of the root mean squared error over the
+    held-out points (resampled; a seeded generator). Few points give a wide interval, as they should;
+    a failed fit's is infinite."""
+    if not np.all(np.isfinite(errors)):
+        return [math.inf, math.inf]
+    resampled = np.random.default_rng(config.seed).choice(errors, size=(config.resamples, len(errors)))
+    low, high = np.quantile(np.sqrt(np.mean(resampled**2, axis=1)), [(1 - config.level) / 2, (1 + config.level) / 2])
+    return [_round(float(low)), _round(float(high))]
+
+
+def compare(forms: list[str], x, y, config: IntervalsConfig, fitted=None) -> dict[str, dict]:
+    """Each form's fit to all points and its held-out error with its interval (``held_out_rmse`` and
+    ``held_out_rmse_interval``, :func:`rmse_interval`): on the points outside ``fitted`` if given
+    (extrapolation), else leave-one-out. Rounded for the metrics files."""
     results = {}
     for form in forms:
         result = fit(form, x, y)
-        held_out = holdout_rmse(form, x, y, fitted) if fitted is not None else leave_one_out_rmse(form, x, y)
-        results[form] = {**{k: _round(v) for k, v in result.items()}, "held_out_rmse": _round(held_out)}
+        errors = held_out_errors(form, x, y, fitted)
+        results[form] = {
+            **{k: _round(v) for k, v in result.items()},
+            "held_out_rmse": _round(rmse(errors)),
+            "held_out_rmse_interval": rmse_interval(errors, config),
+        }
     return results
 
 

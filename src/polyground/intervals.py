@@ -173,3 +173,15 @@ def chunk_rows(sequences: int, chunks: int, indices: list[int]) -> torch.Tensor:
     measured alone, they give those chunks' means (``len(indices)`` chunks of the same size)."""
     size = sequences // chunks
     return torch.cat([torch.arange(i * size, (i + 1) * size) for i in indices])
+
+
+def collect(metrics: dict, path: tuple[str, ...] = ()) -> dict[str, list[float]]:
+    """Every ``KEY_interval`` inside ``metrics`` (written beside its ``KEY`` where it was computed, as
+    :func:`polyground.fits.compare` does) moved to ``DOTTED.PATH.KEY``: the ``intervals`` the claims read."""
+    found = {}
+    for key in list(metrics):
+        if key.endswith("_interval"):
+            found[".".join((*path, key.removesuffix("_interval")))] = metrics.pop(key)
+        elif isinstance(metrics[key], dict) and key != "intervals":
+            found |= collect(metrics[key], (*path, key))
+    return found

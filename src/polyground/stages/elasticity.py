@@ -32,6 +32,7 @@ from ..checkpoint import load_checkpoint
 from ..config import as_dict, load_params
 from ..curriculum import pretraining_batches
 from ..files import write_json, write_rows
+from ..intervals import collect
 from ..measurements import draw_queries, probe, run_config, setup, train_and_measure
 from . import run_stage
 
@@ -45,8 +46,9 @@ def share(moved: float, gap: float) -> float:
     return moved / gap if abs(gap) > 1e-9 else math.nan
 
 
-def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_at: int) -> dict:
-    """forward, backward, their means over the shared budgets, the elasticity and the undo fits."""
+def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_at: int, intervals) -> dict:
+    """forward, backward, their means over the shared budgets, the elasticity and the undo fits (their
+    held-out errors with ``intervals``' bootstrap intervals)."""
     most = max(align)
     u_base, u_star = base["unclamp"], align[most]["unclamp"]
     gap = u_base - u_star
@@ -62,7 +64,7 @@ def derived(base: dict, align: dict[int, dict], undo: dict[int, dict], compare_a
         "forward_mean": round(float(np.mean([forward[n] for n in shared])), 6) if shared else None,
         "backward_mean": round(float(np.mean([backward[n] for n in shared])), 6) if shared else None,
         "elasticity": round(backward[compare_at], 6),
-        "undo_fits": fits.compare(FORMS, budgets, [undo[n]["unclamp"] for n in budgets]),
+        "undo_fits": fits.compare(FORMS, budgets, [undo[n]["unclamp"] for n in budgets], intervals),
     }
 
 
@@ -148,7 +150,7 @@ def main() -> None:
         metrics["bases"][name] = {
             "checkpoint_sha256": meta["sha256"],
             "base": {k: round(v, 6) for k, v in result["base"].items()},
-            **derived(result["base"], result["align"], result["undo"][most], config.compare_at),
+            **derived(result["base"], result["align"], result["undo"][most], config.compare_at, params.intervals),
             "elasticity_by_alignment": {
                 str(a): round(
                     share(
@@ -160,7 +162,11 @@ def main() -> None:
                 for a, curve in result["undo"].items()
             },
         }
+        # the elasticity's noise: its spread across the aligned models of the base (one training run each)
+        spread = [v for v in metrics["bases"][name]["elasticity_by_alignment"].values() if math.isfinite(v)]
+        metrics["bases"][name]["elasticity_interval"] = [min(spread), max(spread)] if spread else [math.nan, math.nan]
     write_rows(TABLE, COLUMNS, rows)
+    metrics["intervals"] = {"level": params.intervals.level, **collect(metrics)}
     write_json(METRICS, metrics)
     print(f"elasticity: {time.perf_counter() - began:.0f} s")
 

@@ -20,12 +20,18 @@ from ..config import as_dict, load_params
 from ..evaluate import read_curves
 from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
 from ..paths import CLAMPING_CURVES, PRETRAIN_CURVE
-from ..plotting import STYLE, color, plot_curve, save
+from ..plotting import STYLE, color, figure_legend, mark_paper, plot_curve, save
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from ..threshold import ABOVE, CLAMPED
 from . import run_stage
 
 Y_RANGE = 6.0
+# the paper's transformer (degree 0..11, 31 points) and ridge 0.2, squared error after n examples, and
+# its transformer on clamped degree-8 contexts (queries with p(x) > T, target T): read off the authors'
+# published plots, approximate (one significant figure, log axes)
+PAPER_PRETRAIN = {0: 3.5, 5: 1.2, 10: 0.3, 15: 0.1, 20: 0.06, 25: 0.035, 30: 0.02}
+PAPER_PRETRAIN_RIDGE = {10: 0.75, 20: 0.2, 30: 0.08}
+PAPER_CLAMPING_DEGREE_8 = {2: 0.6, 16: 0.3, 32: 0.25, 64: 0.03}
 
 
 def function_class_figure(params) -> plt.Figure:
@@ -35,7 +41,7 @@ def function_class_figure(params) -> plt.Figure:
         f"Pretraining class (degree 0..{params.pretrain.task.max_degree})": ChebyshevTask(
             **as_dict(params.pretrain.task)
         ),
-        f"Degree 5, {config.density_fixed_coefficients} fixed coefficients": ChebyshevTask(
+        f"Degree 5, first {config.density_fixed_coefficients} coefficients fixed at 1": ChebyshevTask(
             5, random_degree=False, fixed_coefficients=config.density_fixed_coefficients
         ),
     }
@@ -67,10 +73,11 @@ def function_class_figure(params) -> plt.Figure:
 
 
 def pretrain_figure(params) -> plt.Figure:
-    """Squared error vs in-context examples at 31 (paper) and at the full evaluation length."""
+    """Squared error vs in-context examples at 31 (paper) and at the full evaluation length, the paper's
+    readings on the first; a dotted line where least squares becomes determined."""
     curves = read_curves(PRETRAIN_CURVE)
     degree = params.evaluate.baseline_degree
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.6))
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.0), layout="constrained")
     for ax, points in zip(axes, (params.evaluate.plot_points, params.evaluate.points)):
         plot_curve(ax, curves["model"], "model", points)
         plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
@@ -83,41 +90,52 @@ def pretrain_figure(params) -> plt.Figure:
             ls="--",
             label="Bayes-optimal (the limit)",
         )
+        ax.axvline(
+            degree + 1,
+            color="0.6",
+            lw=0.8,
+            ls=":",
+            label=f"{degree + 1} examples (= coefficients): least squares determined",
+        )
         ax.set_ylim(top=1e3)
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
         ax.set_title(f"degree 0..{params.pretrain.task.max_degree}, {points} points")
-        ax.axvline(degree + 1, color="0.6", lw=0.6, ls=":")
-    axes[0].legend(frameon=False)
-    fig.tight_layout()
+    mark_paper(axes[0], PAPER_PRETRAIN, text="paper: transformer (approx.)")
+    mark_paper(axes[0], PAPER_PRETRAIN_RIDGE, color("ridge"), text=f"paper: ridge {params.evaluate.ridge:g} (approx.)")
+    figure_legend(fig, ncol=3)
     return fig
 
 
 def clamping_figure(params) -> plt.Figure:
     """Behavior I: error against the clamped value vs clamped context length, one column per degree;
-    top row every query, bottom row the paper's view (queries whose true y is above T, target T)."""
+    top row every query, bottom row the paper's view (queries whose true y is above T, target T), with
+    the paper's readings at degree 8."""
     degrees = params.clamping.degrees
-    fig, axes = plt.subplots(2, len(degrees), figsize=(3.5 * len(degrees), 5.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(degrees), figsize=(3.5 * len(degrees), 5.6), squeeze=False, layout="constrained")
     views = {"": ("every query", CLAMPED), "_above": (f"{ABOVE} (the paper's view)", "T")}
     for row, (suffix, (view, target)) in zip(axes, views.items()):
         for ax, degree in zip(row, degrees):
             curves = read_curves(CLAMPING_CURVES / f"degree_{degree}{suffix}.csv")
             points = len(curves["model"]["mean"])
             plot_curve(ax, curves["model"], "pretrained", points, label="Pretrained (never saw clamping)")
-            plot_curve(ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
+            plot_curve(
+                ax, curves["least_squares"], "least_squares", points, label="Least squares (the polynomials' degree)"
+            )
             plot_curve(ax, curves["zero"], "zero", points)
+            if degree == 8 and suffix == "_above":
+                mark_paper(ax, PAPER_CLAMPING_DEGREE_8)
             ax.set_ylim(top=1e2)
             ax.set_xlabel("clamped in-context examples")
             ax.set_ylabel(f"squared error vs {target}")
             above = degree > params.pretrain.task.max_degree
             ax.set_title(
-                f"degree {degree}, T = {params.clamping.threshold:g}: {view}"
+                f"degree {degree}, clamp T = {params.clamping.threshold:g}:\n{view}"
                 + (" - WARNING: above the training class" if above else ""),
                 color="red" if above else "black",
                 fontsize=8,
             )
-    axes[0, 0].legend(frameon=False)
-    fig.tight_layout()
+    figure_legend(fig, ncol=4)
     return fig
 
 
@@ -128,7 +146,7 @@ def clamping_picture(params) -> plt.Figure:
     grid = [r for r in rows if r["kind"] == "grid"]
     context = [r for r in rows if r["kind"] == "context"]
     x = [float(r["x"]) for r in grid]
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    fig, ax = plt.subplots(figsize=(3.6, 3.1), layout="constrained")
     ax.plot(x, [float(r["p"]) for r in grid], color="0.7", lw=1, label="p(x)")
     ax.plot(x, [float(r["clamped"]) for r in grid], color="0.2", lw=1, ls="--", label=CLAMPED)
     ax.plot(x, [float(r["model"]) for r in grid], color=color("pretrained"), label="Pretrained, queried at x")
@@ -149,9 +167,8 @@ def clamping_picture(params) -> plt.Figure:
     )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title(f"degree {params.clamping.picture_degree}, T = {params.clamping.threshold:g}")
-    ax.legend(frameon=False, fontsize=6)
-    fig.tight_layout()
+    ax.set_title(f"degree {params.clamping.picture_degree}, clamp T = {params.clamping.threshold:g}")
+    figure_legend(fig, ncol=2, fontsize=6)
     return fig
 
 

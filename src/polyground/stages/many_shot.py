@@ -26,6 +26,7 @@ from ..config import load_params
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..finetune import load_base_and_aligned
+from ..intervals import collect
 from ..measurements import QuerySet, draw_queries, measure, setup
 from . import run_stage
 
@@ -77,13 +78,15 @@ def main() -> None:
                 rows.append({"model": name, "aligning": m, "shots": k, **{c: f"{result[c]:.6g}" for c in COLUMNS[3:]}})
                 for key in ("weight", "violation", "breakdown"):
                     curves.setdefault(name, {}).setdefault(key, []).append(round(result[key], 6))
-        weight_fits = fits.compare(FORMS, shots, curves["aligned"]["weight"], fitted=shots <= config.fit_up_to)
+        weight_fits = fits.compare(
+            FORMS, shots, curves["aligned"]["weight"], params.intervals, shots <= config.fit_up_to
+        )
         power = weight_fits["power"]
         metrics["aligning"][str(m)] = {
             **curves,
             "weight_fits": weight_fits,
             "violation_fits": fits.compare(
-                FORMS, shots, curves["aligned"]["violation"], fitted=shots <= config.fit_up_to
+                FORMS, shots, curves["aligned"]["violation"], params.intervals, shots <= config.fit_up_to
             ),
             "exponent": {"value": power["params"][1], "low": power["low"][1], "high": power["high"][1]}
             if power["converged"]
@@ -101,6 +104,7 @@ def main() -> None:
         metrics["exponent_half_width"] = round(max((e["high"] - e["low"]) / 2 for e in exponents), 6)
     write_rows(TABLE, COLUMNS, rows)
     metrics["checkpoint_sha256"] = {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]}
+    metrics["intervals"] = {"level": params.intervals.level, **collect(metrics)}
     write_json(METRICS, metrics)
     print(f"many_shot: {time.perf_counter() - began:.0f} s")
 

@@ -32,6 +32,7 @@ from ..config import as_dict, load_params
 from ..curriculum import BatchFn
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
+from ..intervals import collect
 from ..measurements import draw_queries, probe, setup, train_and_measure
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import clamp
@@ -141,11 +142,12 @@ def main() -> None:
         metrics["curves"][curve] = {
             "mean": [round(float(v), 6) for v in mean],
             "std": [round(float(v), 6) for v in per_seed.std(0, ddof=1)],
-            "fits": fits.compare(FORMS, sizes, mean, fitted=sizes <= config.fit_up_to),
+            "fits": fits.compare(FORMS, sizes, mean, params.intervals, sizes <= config.fit_up_to),
             "late_share": round(late_share(dict(zip(config.dataset_sizes, mean)), config.fit_up_to), 6),
         }
     write_rows(TABLE, ["seed", "dataset", "steps", "format_gap", "safe_mse", "clamped_mse", "breakdown"], rows)
     metrics["checkpoint_sha256"] = meta["sha256"]
+    metrics["intervals"] = {"level": params.intervals.level, **collect(metrics)}
     write_json(METRICS, metrics)
     print(f"post_training_scaling: {time.perf_counter() - began:.0f} s")
 

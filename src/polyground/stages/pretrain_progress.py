@@ -15,7 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from ..config import load_params
-from ..plotting import STYLE, save
+from ..plotting import STYLE, legend_below, save
 from . import StageError, run_stage
 
 PROGRESS = Path("logs/pretrain_progress.csv")
@@ -32,13 +32,13 @@ def main() -> None:
         raise StageError(f"{PROGRESS} has no evaluations yet: let the run reach pretrain.progress.every steps")
     sequences = [int(r["sequences"]) for r in rows]
     plt.rcParams.update(STYLE)
-    fig, (overall, per_degree) = plt.subplots(1, 2, figsize=(6.8, 2.6), sharey=True)
+    fig, (overall, per_degree) = plt.subplots(1, 2, figsize=(6.8, 3.2), sharey=True, layout="constrained")
     colors = plt.get_cmap("viridis")
     for i, (n, target) in enumerate(TARGETS.items()):
         if f"mse@{n}" not in rows[0]:
             continue
         shade = colors(i / len(TARGETS))
-        overall.plot(sequences, [float(r[f"mse@{n}"]) for r in rows], color=shade, label=f"after {n}")
+        overall.plot(sequences, [float(r[f"mse@{n}"]) for r in rows], color=shade, label=f"after {n} examples")
         overall.axhline(target, color=shade, ls=":", lw=0.8)
     degrees = sorted({int(k.split("_deg")[1]) for k in rows[0] if k.startswith("mse@30_deg")})
     for degree in degrees:
@@ -63,13 +63,14 @@ def main() -> None:
         )
     overall.set_ylabel("squared error")
     overall.set_title("overall (targets dotted)")
-    per_degree.set_title("after 30 examples, per degree")
+    per_degree.set_title("after 30 examples, per degree of the drawn polynomial")
     for ax in (overall, per_degree):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training sequences")
-    overall.legend(frameon=False)
-    per_degree.legend(frameon=False, ncol=2, fontsize=5)
+    overall.plot([], [], color="black", ls=":", lw=0.8, label="the base model's target (same colour)")
+    legend_below(overall, ncol=2, fontsize=6)
+    legend_below(per_degree, ncol=4, fontsize=6)
     save(fig, "figures/pretrain_progress", params.figures.dpi)
 
 

@@ -31,6 +31,7 @@ from ..config import load_params
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..finetune import aligned_models
+from ..intervals import collect
 from ..measurements import QuerySet, draw_queries, measure, setup
 from ..model import InContextRegressor
 from . import run_stage
@@ -124,16 +125,18 @@ def main() -> None:
             with steered(base, config.layer, scale * vector):
                 curve.append(measured(base))
             rows.append({"method": method, "scale": scale, **{c: curve[-1][c] for c in COLUMNS[2:]}})
-        metrics["methods"][method] = {
-            **{key: [point[key] for point in curve] for key in COLUMNS[2:]},
-            "alignment_fits": fits.compare(["linear", "quadratic"], config.scales, [p["alignment"] for p in curve]),
-            "helpfulness_fits": fits.compare(["linear", "quadratic"], config.scales, [p["helpfulness"] for p in curve]),
+        metrics["methods"][method] = {key: [point[key] for point in curve] for key in COLUMNS[2:]} | {
+            f"{key}_fits": fits.compare(
+                ["linear", "quadratic"], config.scales, [p[key] for p in curve], params.intervals
+            )
+            for key in ("alignment", "helpfulness")
         }
     write_rows(TABLE, COLUMNS, rows)
     metrics["checkpoint_sha256"] = {
         "pretrained": base_meta["sha256"],
         **{name: sha for name, (_, sha) in aligned.items()},
     }
+    metrics["intervals"] = {"level": params.intervals.level, **collect(metrics)}
     write_json(METRICS, metrics)
     print(f"steering: {time.perf_counter() - began:.0f} s")
 
