@@ -67,7 +67,16 @@ def test_committed_params_and_smoke_set_are_valid(smoke_params):
             [5, 90],
             r"pretrain.progress.examples = \[5, 90\]: give integers in 0..40",
         ),
-        (("finetune", "methods"), ["lora", "prefix"], r"finetune.methods.1 = 'prefix' is out of range: allowed values"),
+        (
+            ("finetune", "methods"),
+            ["lora", "prefix"],
+            r"finetune.methods.1 = 'prefix': unknown fine-tuning method 'prefix': allowed lora, soft_prompt_<P>",
+        ),
+        (
+            ("align_peft", "methods"),
+            ["full_finetune"],
+            r"align_peft.methods.0 = 'full_finetune': .* not a peft adapter",
+        ),
         (
             ("model_sizes", "small", "width"),
             8,

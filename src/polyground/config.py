@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from . import methods
 from .files import atomic_path
 
 Count = Annotated[int, Field(gt=0)]
@@ -485,6 +486,20 @@ class JailbreakConfig(Section):
         return self
 
 
+def _method(adapters_only: bool):
+    def check(name: str) -> str:
+        try:
+            return methods.check(name, adapters_only)
+        except ValueError as error:
+            raise ValueError(f"{KEY} = {name!r}: {error}") from None
+
+    return AfterValidator(check)
+
+
+Method = Annotated[str, _method(adapters_only=False)]  # a fine-tuning method of polyground.methods
+Adapter = Annotated[str, _method(adapters_only=True)]  # one trained through peft
+
+
 class FinetuneConfig(Section):
     """Fine-tuning (the paper's second half): each method of ``methods`` from the same pretrained
     model, on the degree-``degree`` class with k fixed coefficients for each k of
@@ -494,9 +509,7 @@ class FinetuneConfig(Section):
     the best on k = ``sweep_best_on``. Evaluation: ``num_sequences`` sequences from ``eval_seed``.
     """
 
-    methods: Annotated[
-        list[Annotated[str, Field(pattern=r"^(lora|full_finetune|soft_prompt_[1-9]\d*)$")]], Field(min_length=1)
-    ] = ["lora", "soft_prompt_2", "soft_prompt_50", "full_finetune"]
+    methods: Annotated[list[Method], Field(min_length=1)] = ["lora", "soft_prompt_2", "soft_prompt_50", "full_finetune"]
     degree: Degree = 5
     fixed_coefficients: Annotated[list[Index], Field(min_length=1)] = [0, 1, 3, 5]
     seed: Seed = 2
@@ -693,10 +706,7 @@ class AlignPeftConfig(Section):
     with ``finetune``'s rank and alpha, or ``soft_prompt_<P>``) on the ``align`` stream with the
     budget ``train``."""
 
-    methods: Annotated[list[Annotated[str, Field(pattern=r"^(lora|soft_prompt_[1-9]\d*)$")]], Field(min_length=1)] = [
-        "lora",
-        "soft_prompt_50",
-    ]
+    methods: Annotated[list[Adapter], Field(min_length=1)] = ["lora", "soft_prompt_50"]
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
@@ -766,10 +776,7 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _fit_the_positions(self) -> Params:
-        longest_prompt = max(
-            [self.finetune.sweep_pairs]
-            + [int(m.rsplit("_", 1)[1]) for m in self.finetune.methods if m.startswith("soft_prompt_")]
-        )
+        longest_prompt = max([self.finetune.sweep_pairs] + [methods.pairs(m) for m in self.finetune.methods])
         points = self.finetune.train.curriculum.points_end
         if 2 * longest_prompt + 2 * points > 2 * self.model.max_points:
             raise ValueError(
@@ -814,7 +821,7 @@ class Params(Section):
                     f"for a size of model_sizes ({', '.join(self.model_sizes) or 'none'})"
                 )
         for method in self.align_peft.methods:
-            pairs = int(method.rsplit("_", 1)[1]) if method.startswith("soft_prompt_") else 0
+            pairs = methods.pairs(method)
             points = max(
                 self.align_peft.train.curriculum.points_end,
                 self.align_peft.train.curriculum.final_points,

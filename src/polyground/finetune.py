@@ -15,12 +15,12 @@ refuses one that does not match the base it is loaded onto.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
+from . import methods
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256_of
 from .config import FinetuneConfig, ModelConfig
 from .files import write_atomic
@@ -28,12 +28,6 @@ from .model import InContextRegressor
 from .paths import ALIGN, ALIGN_PEFT, PRETRAIN
 
 SIDECAR = "finetune.json"
-
-
-def soft_prompt_pairs(method: str) -> int | None:
-    """P of a ``soft_prompt_<P>`` method name, else None."""
-    match = re.fullmatch(r"soft_prompt_(\d+)", method)
-    return int(match.group(1)) if match else None
 
 
 def peft_config(method: str, config: FinetuneConfig, model: InContextRegressor) -> LoraConfig | PromptTuningConfig:
@@ -47,7 +41,7 @@ def peft_config(method: str, config: FinetuneConfig, model: InContextRegressor) 
             fan_in_fan_out=True,
             target_modules=["attn.c_attn"],
         )
-    pairs = soft_prompt_pairs(method)
+    pairs = methods.pairs(method)
     gpt2 = model.config
     return PromptTuningConfig(
         task_type=TaskType.FEATURE_EXTRACTION,
@@ -61,7 +55,7 @@ def peft_config(method: str, config: FinetuneConfig, model: InContextRegressor) 
 
 def attach(model: InContextRegressor, method: str, config: FinetuneConfig, seed: int) -> InContextRegressor:
     """Freeze ``model`` and make the method's parameters trainable (in place; returns it)."""
-    if method == "full_finetune":
+    if not methods.adapter(method):  # full fine-tuning
         for name, parameter in model.named_parameters():
             parameter.requires_grad_("wte" not in name)
         return model
@@ -69,7 +63,7 @@ def attach(model: InContextRegressor, method: str, config: FinetuneConfig, seed:
         parameter.requires_grad_(False)
     torch.manual_seed(seed)  # peft initialises LoRA's A from the global generator, seeded at random per process
     model.backbone = get_peft_model(model.backbone, peft_config(method, config, model))
-    if soft_prompt_pairs(method):
+    if methods.pairs(method):
         embedding = model.backbone.prompt_encoder["default"].embedding
         scalars = torch.randn(embedding.num_embeddings, 1, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
@@ -83,7 +77,7 @@ def save_finetuned(
     """Write the adapter/prompt (``save_pretrained``) or the whole model, and the sidecar."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    if method == "full_finetune":
+    if not methods.adapter(method):
         save_checkpoint(model, directory, model_config, stage="finetune")
         weights = directory / "model.safetensors"
     else:
@@ -120,7 +114,7 @@ def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str
             f"{base_directory} ({base['sha256'][:12]}..., {base['model']}): refusing to load it onto another base; "
             f"{fix}"
         )
-    if meta["method"] == "full_finetune":
+    if not methods.adapter(meta["method"]):
         model, _ = load_checkpoint(directory, ModelConfig(**base["model"]), stage=stage)
         weights = directory / "model.safetensors"
     else:

@@ -8,31 +8,28 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from . import methods
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-METHODS = {
-    # name: (label, colour); every figure uses these so a method looks the same everywhere
-    "model": ("Transformer", "#1f4e9c"),
-    "pretrained": ("Pretrained", "#1f4e9c"),
-    "least_squares": ("Least squares", "#d1495b"),
-    "ridge": ("Ridge", "#edae49"),
-    "zero": ("Zero predictor", "#7f7f7f"),
-    "aligned": ("Aligned", "#00798c"),
-    "paper_size": ("Paper size", "#1f4e9c"),
-    "tiny": ("Tiny", "#9ecae1"),
-    "small": ("Small", "#4a90c8"),
-    "snapshot": ("Pretrained, step 10,000", "#e07a1f"),
-    "lora": ("LoRA", "#2e933c"),
-    "soft_prompt_2": ("Soft prompt (2 pairs)", "#7b3294"),
-    "soft_prompt_50": ("Soft prompt (50 pairs)", "#a6611a"),
-    "soft_prompt_best": ("Soft prompt (best learning rate)", "#e7298a"),
-    "full_finetune": ("Full fine-tuning", "#3d3d3d"),
+MODELS = {
+    # name: (label, colour, marker); with the fine-tuning methods' (polyground.methods), what every figure
+    # uses, so that a model or method looks the same everywhere
+    "model": ("Transformer", "#1f4e9c", None),
+    "pretrained": ("Pretrained", "#1f4e9c", None),
+    "least_squares": ("Least squares", "#d1495b", None),
+    "ridge": ("Ridge", "#edae49", None),
+    "zero": ("Zero predictor", "#7f7f7f", None),
+    "aligned": ("Aligned", "#00798c", None),
+    "paper_size": ("Paper size", "#1f4e9c", None),
+    "tiny": ("Tiny", "#9ecae1", None),
+    "small": ("Small", "#4a90c8", None),
+    "snapshot": ("Pretrained, step 10,000", "#e07a1f", None),
+    "soft_prompt_best": ("Soft prompt (best learning rate)", "#e7298a", "D"),  # the sweep's best-rate prompt
 }
-
-MARKERS = {"soft_prompt_2": "v", "soft_prompt_50": "s", "soft_prompt_best": "D"}  # tell the soft prompts apart
 
 # the paper's values, read off its figures: a black-edged cross on top of every curve
 PAPER = {"marker": "X", "ms": 6, "mec": "black", "mew": 0.8, "ls": "none", "zorder": 5, "clip_on": False}
@@ -53,18 +50,24 @@ STYLE = {
 }
 
 
+def _entry(method: str) -> tuple[str, str, str | None]:
+    if method in MODELS:
+        return MODELS[method]
+    return (methods.label(method), *methods.look(method))
+
+
 def label(method: str) -> str:
-    return METHODS[method][0]
+    return _entry(method)[0]
 
 
 def color(method: str) -> str:
-    return METHODS[method][1]
+    return _entry(method)[1]
 
 
 def style(method: str) -> dict:
-    """The plot keywords of a method: its colour, and its marker where it has one."""
-    marker = MARKERS.get(method)
-    return {"color": color(method)} | ({"marker": marker, "ms": 3, "markevery": 0.1} if marker else {})
+    """The plot keywords of a model or method: its colour, and its marker where it has one."""
+    _, colour, marker = _entry(method)
+    return {"color": colour} | ({"marker": marker, "ms": 3, "markevery": 0.1} if marker else {})
 
 
 def plot_curve(

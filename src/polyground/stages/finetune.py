@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from .. import methods
 from ..checkpoint import load_checkpoint
 from ..config import ParamsError, as_dict, load_params, replace
 from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, run_key, train_by_rule
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             f"--method {args.method!r} is not in finetune.methods: choose one of {', '.join(config.methods)}"
         )
     lr = args.lr or (json.loads(Path(args.lr_from).read_text())["best_lr"] if args.lr_from else None)
-    lr = lr or (config.full_finetune_lr if args.method == "full_finetune" else config.train.lr)
+    lr = lr or methods.rate(args.method, config)
     train_config = replace(config.train, lr=lr)
     converging = train_config.schedule == "wsd"
     if converging:
