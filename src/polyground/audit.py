@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import secrets
 import sys
 import time
@@ -31,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .claims import REEVALUATE, load_claims, lookup, verify
+from .claims import load_claims, reevaluated, verify, walk
 from .config import load_params
-from .intervals import Book, estimate, replay
+from .intervals import at, estimate, replay
 from .paths import chunks_path
 
 MEASURE = {  # the stored chunk means of a stage: its metrics file and the function that measures chunks again
@@ -44,10 +43,6 @@ MEASURE = {  # the stored chunk means of a stage: its metrics file and the funct
     "soft_prompt_sweep": ("metrics/soft_prompt_sweep.json", "polyground.stages.evaluate_finetune:audit_sweep"),
     "finetune": ("metrics/finetune.json", "polyground.stages.evaluate_finetune:audit_grid"),
 }
-
-
-def close(found: float, stored: float) -> bool:
-    return math.isfinite(found) and abs(found - stored) <= REEVALUATE["abs"] + REEVALUATE["rel"] * abs(stored)
 
 
 def leaves(values: dict, path: tuple[str, ...] = ()):
@@ -63,12 +58,10 @@ def measure(stage: str, stored: dict, indices: list[int], params) -> list[str]:
     """Chunks ``indices`` of ``stage`` measured again and compared with the stored ones: the disagreements."""
     module, _, function = MEASURE[stage][1].partition(":")
     found = getattr(importlib.import_module(module), function)(params, indices)
-    book = Book(params.intervals)
-    book.values = found
     problems = []
     for path, sample in leaves(stored["values"]):
         try:
-            again = book.sample(path)
+            again = at(found, path)
         except KeyError:
             problems.append(f"{stage}: {'/'.join(path)} is stored but not measured by its stage")
             continue
@@ -77,7 +70,7 @@ def measure(stage: str, stored: dict, indices: list[int], params) -> list[str]:
         )
         for part, old, new in parts:
             for i, chunk in enumerate(indices):
-                if not close(float(new[i]), float(old[chunk])):
+                if not reevaluated(float(new[i]), float(old[chunk])):
                     problems.append(
                         f"{stage}: {'/'.join(path)}{' ' + part if part else ''} chunk {chunk}: "
                         f"stored {old[chunk]:.8g}, measured {new[i]:.8g}"
@@ -90,20 +83,18 @@ def replayed(stage: str, stored: dict, metrics: dict, params) -> tuple[list[str]
     how many were checked, and the intervals of the metrics file that do not come from chunk means."""
     problems = []
     intervals = replay(stored, params.intervals)
-    book = Book(params.intervals)
-    book.values = stored["values"]
     for name, bounds in intervals.items():
         kept = metrics["intervals"].get(name)
-        if kept is None or not all(map(close, bounds, kept)):
+        if kept is None or not all(map(reevaluated, bounds, kept)):
             problems.append(f"{stage}: interval {name} is {kept}, its chunk means give {bounds}")
         recipe = stored["book"][name]
-        value = estimate(recipe["kind"], [book.sample(tuple(path)) for path in recipe["samples"]])
+        value = estimate(recipe["kind"], [at(stored["values"], path) for path in recipe["samples"]])
         try:
-            kept_value = lookup(f"{MEASURE[stage][0]}:{name}")
+            kept_value = float(walk(metrics, name))
         except KeyError:
             problems.append(f"{stage}: interval {name} has no value in {MEASURE[stage][0]}")
             continue
-        if not close(value, kept_value):
+        if not reevaluated(value, kept_value):
             problems.append(f"{stage}: {name} is {kept_value:.6g}, its chunk means give {value:.6g}")
     others = [name for name in metrics["intervals"] if name != "level" and name not in intervals]
     return problems, len(intervals), others
@@ -141,8 +132,9 @@ def main(argv: list[str] | None = None) -> None:
             problems += measure(stage, stored, indices, params)
             line += f"; chunks {indices} measured again from the checkpoints"
         print(f"{line} [{time.perf_counter() - began:.0f} s]")
-    rows = verify(load_claims(), "reevaluate")
-    recorded = {claim["id"]: claim.get("verdict") for claim in load_claims()}
+    claims = load_claims()
+    rows = verify(claims, "reevaluate")
+    recorded = {claim["id"]: claim.get("verdict") for claim in claims}
     moved = [r["id"] for r in rows if not r["passed"] or r["verdict"] != recorded[r["id"]]]
     problems += [f"claims: {claim} differs from its recorded value or verdict" for claim in moved]
     print(f"  claims: {len(rows)} verdicts decided again from the metrics")

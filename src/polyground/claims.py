@@ -74,7 +74,13 @@ class ClaimsError(ValueError):
     """A malformed claims file."""
 
 
-def _walk(data: Any, key: str) -> Any:
+def reevaluated(value: float, recorded: float) -> bool:
+    """Whether a re-evaluated number equals the recorded one within the re-evaluation tolerance."""
+    return math.isfinite(value) and abs(value - recorded) <= REEVALUATE["abs"] + REEVALUATE["rel"] * abs(recorded)
+
+
+def walk(data: Any, key: str) -> Any:
+    """The value at dotted ``key`` in ``data`` (keys may hold dots)."""
     parts = key.split(".")
     while parts:  # the longest run of parts that is a key, so keys may hold dots ("0.05")
         size = next((n for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in data), None)
@@ -93,8 +99,8 @@ def lookup(ref: Ref, root: Path = Path(".")) -> float:
         return float(ref)
     path, _, key = ref.partition(":")
     data: Any = json.loads((root / path).read_text())
-    key = re.sub(r"\{([^}]+)\}", lambda m: str(_walk(data, m.group(1))), key)
-    return float(_walk(data, key))
+    key = re.sub(r"\{([^}]+)\}", lambda m: str(walk(data, m.group(1))), key)
+    return float(walk(data, key))
 
 
 def metric_refs(claim: dict) -> list[str]:
@@ -118,7 +124,7 @@ def interval(ref: Ref, root: Path = Path(".")) -> tuple[float, float] | None:
         return (float(ref), float(ref))
     path, _, key = ref.partition(":")
     data: Any = json.loads((root / path).read_text())
-    key = re.sub(r"\{([^}]+)\}", lambda m: str(_walk(data, m.group(1))), key)
+    key = re.sub(r"\{([^}]+)\}", lambda m: str(walk(data, m.group(1))), key)
     bounds = data.get("intervals", {}).get(key) if isinstance(data, dict) else None
     return None if bounds is None else (float(bounds[0]), float(bounds[1]))
 
@@ -237,13 +243,7 @@ def check(claim: dict, mode: str, root: Path = Path(".")) -> dict:
         if recorded is None or "verdict" not in claim:
             raise ClaimsError("nothing recorded: run `python -m polyground.claims record`")
         if mode == "reevaluate":
-            moved = [
-                ref
-                for ref, value in got.items()
-                if ref not in recorded
-                or not math.isfinite(value)
-                or abs(value - recorded[ref]) > REEVALUATE["abs"] + REEVALUATE["rel"] * abs(recorded[ref])
-            ]
+            moved = [ref for ref, value in got.items() if ref not in recorded or not reevaluated(value, recorded[ref])]
             passed, detail = not moved, (f"moved: {', '.join(map(_name, moved))}" if moved else "")
         else:
             undecided = VERDICTS[claim_kind][

@@ -106,6 +106,13 @@ def headline_chunks(
 Where = tuple[str, ...]  # where a sample sits in a stage's stored chunk means: (group, ..., method, mse@N)
 
 
+def at(values: dict, path: Where) -> Sample:
+    """The sample at ``path`` in nested chunk means."""
+    for key in path:
+        values = values[key]
+    return values
+
+
 class Book:
     """An evaluation stage's chunk means and, for each interval it reports, how it follows from them.
 
@@ -119,10 +126,7 @@ class Book:
         self.intervals: dict[str, float | list[float]] = {"level": config.level}
 
     def sample(self, path: Where) -> Sample:
-        node = self.values
-        for key in path:
-            node = node[key]
-        return node
+        return at(self.values, path)
 
     def interval(self, name: str, kind: str, *paths: Where) -> list[float]:
         """The interval of ``kind`` of the samples at ``paths``, reported as ``name``."""
