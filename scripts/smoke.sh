@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on the smoke parameter set (configs/smoke.yaml), in a copy of the working tree:
-# the workspace's models, metrics and figures are left untouched. About 6 minutes on 2 cores
-# (~55 stage processes, each mostly Python, torch and transformers start-up).
+# the workspace's models, metrics and figures are left untouched. Its ~55 stages are small: each is
+# forked from one process that imported torch, transformers and the rest once (polyground.prestart).
 #   scripts/smoke.sh [DIR]    (default: a new temporary directory; the tests use it too)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,5 +15,5 @@ cd "$dir"
 export PYTHONPATH="$dir/src"
 git init -q && dvc init -q
 python -m polyground.config smoke
-dvc repro figures report pretrain_progress phenomena_figure jailbreak_setup
+python -m polyground.prestart -- dvc repro figures report pretrain_progress phenomena_figure jailbreak_setup
 echo "the smoke pipeline ran in $dir"

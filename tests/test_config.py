@@ -1,5 +1,4 @@
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -131,14 +130,14 @@ def test_bad_values_are_named_with_their_range(path, value, message):
         params_from_dict(data)
 
 
-def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
+def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path, prestarted):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text().replace("n_head: 4", "n_head: 5"))
     kept = tmp_path / "metrics" / "pretrain.json"
     kept.parent.mkdir()
     kept.write_text("{}")
     for stage in ("pretrain", "evaluate_pretrain", "figures"):
         result = subprocess.run(
-            [sys.executable, "-m", f"polyground.stages.{stage}"], cwd=tmp_path, capture_output=True, text=True
+            [prestarted, "-m", f"polyground.stages.{stage}"], cwd=tmp_path, capture_output=True, text=True
         )
         assert result.returncode == 2
         assert "error: params.yaml: model.n_head = 5 does not divide model.n_embd = 128" in result.stderr
@@ -146,10 +145,10 @@ def test_stage_with_bad_params_fails_cleanly_and_keeps_outputs(tmp_path):
     assert kept.read_text() == "{}"
 
 
-def test_pretrain_of_an_unknown_size_names_the_sizes(tmp_path):
+def test_pretrain_of_an_unknown_size_names_the_sizes(tmp_path, prestarted):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "polyground.stages.pretrain", "--size", "huge"],
+        [prestarted, "-m", "polyground.stages.pretrain", "--size", "huge"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -158,31 +157,31 @@ def test_pretrain_of_an_unknown_size_names_the_sizes(tmp_path):
     assert "error: --size 'huge' is not in model_sizes: choose one of tiny, small" in result.stderr
 
 
-def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path):
+def test_evaluate_without_checkpoint_says_how_to_get_it(tmp_path, prestarted):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "polyground.stages.evaluate_pretrain"], cwd=tmp_path, capture_output=True, text=True
+        [prestarted, "-m", "polyground.stages.evaluate_pretrain"], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 2
     assert "models/pretrain/model.safetensors is missing" in result.stderr
     assert "dvc pull models/pretrain" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_named_set_with_a_yaml_error_is_one_line(tmp_path):
+def test_named_set_with_a_yaml_error_is_one_line(tmp_path, prestarted):
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "broken.yaml").write_text("pretrain:\n  train: {steps: 10\n")
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     for command in (["polyground.config", "broken"], ["polyground.stages.pretrain", "--set", "broken"]):
-        result = subprocess.run([sys.executable, "-m", *command], cwd=tmp_path, capture_output=True, text=True)
+        result = subprocess.run([prestarted, "-m", *command], cwd=tmp_path, capture_output=True, text=True)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "configs/broken.yaml is not valid YAML at line 3" in result.stderr
 
 
-def test_applying_a_set_keeps_the_comments_and_changes_only_its_keys(tmp_path):
+def test_applying_a_set_keeps_the_comments_and_changes_only_its_keys(tmp_path, prestarted):
     params = tmp_path / "params.yaml"
     params.write_text((ROOT / "params.yaml").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "polyground.config", "smoke", "--params", str(params)],
+        [prestarted, "-m", "polyground.config", "smoke", "--params", str(params)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -197,10 +196,8 @@ def test_applying_a_set_keeps_the_comments_and_changes_only_its_keys(tmp_path):
     )
 
 
-def test_unknown_parameter_set_is_named(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "polyground.config", "nope"], cwd=ROOT, capture_output=True, text=True
-    )
+def test_unknown_parameter_set_is_named(tmp_path, prestarted):
+    result = subprocess.run([prestarted, "-m", "polyground.config", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "no parameter set 'nope'" in result.stderr
 
 
@@ -235,13 +232,13 @@ def test_an_align_setup_replaces_only_its_keys():
         ({}, "--setup 'authors' is not in align_setups: choose one of none"),
     ],
 )
-def test_an_align_setup_needs_its_name_and_the_convergence_rule(tmp_path, setups, message):
+def test_an_align_setup_needs_its_name_and_the_convergence_rule(tmp_path, setups, message, prestarted):
     """A cosine align recipe cannot run a setup: the rule lengthens wsd runs only."""
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
     data["align"]["train"]["schedule"], data["align_setups"] = "cosine", setups
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     result = subprocess.run(
-        [sys.executable, "-m", "polyground.stages.align", "--setup", "authors"],
+        [prestarted, "-m", "polyground.stages.align", "--setup", "authors"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from safetensors.torch import load_file
 
 from conftest import ROOT
 
-STAGE = [sys.executable, "-m", "polyground.stages.pretrain", "--set", "smoke"]
+STAGE = ["-m", "polyground.stages.pretrain", "--set", "smoke"]  # after a python (the prestarted one)
 
 
 def _run(args, cwd, check=True):
@@ -30,18 +29,18 @@ def _workspace(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, prestarted):
     """A workspace whose smoke run finished and was published (``--publish``), and that command's output."""
     work = _workspace(tmp_path_factory.mktemp("published"))
-    _run(STAGE, work)
-    return work, _run(STAGE + ["--publish"], work).stdout
+    _run([prestarted, *STAGE], work)
+    return work, _run([prestarted, *STAGE, "--publish"], work).stdout
 
 
 def _copy(published, tmp_path):
     return shutil.copytree(published[0], tmp_path / "work")
 
 
-def test_published_state_continues_on_a_machine_without_runs(published, tmp_path):
+def test_published_state_continues_on_a_machine_without_runs(published, tmp_path, prestarted):
     work = _copy(published, tmp_path)
     trained = load_file(work / "models" / "pretrain" / "model.safetensors")
     progress = (work / "logs" / "pretrain_progress.csv").read_text()
@@ -55,30 +54,28 @@ def test_published_state_continues_on_a_machine_without_runs(published, tmp_path
     }
     shutil.rmtree(work / "runs")  # a fresh machine: only the published state
     shutil.rmtree(work / "models")
-    out = _run(STAGE + ["--continue"], work).stdout
+    out = _run([prestarted, *STAGE, "--continue"], work).stdout
     assert "continuing from the published state at step 60" in out
     resumed = load_file(work / "models" / "pretrain" / "model.safetensors")
     assert resumed.keys() == trained.keys() and all((resumed[k] == trained[k]).all() for k in trained)
     assert (work / "logs" / "pretrain_progress.csv").read_text() == progress
 
 
-def test_published_state_of_another_recipe_is_refused(published, tmp_path):
+def test_published_state_of_another_recipe_is_refused(published, tmp_path, prestarted):
     work = _copy(published, tmp_path)
     shutil.rmtree(work / "runs")
     (work / "configs" / "other.yaml").write_text(
         (work / "configs" / "smoke.yaml").read_text().replace("warmup_steps: 10", "warmup_steps: 11")
     )
-    result = _run(
-        [sys.executable, "-m", "polyground.stages.pretrain", "--set", "other", "--continue"], work, check=False
-    )
+    result = _run([prestarted, "-m", "polyground.stages.pretrain", "--set", "other", "--continue"], work, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         "error: resume/pretrain holds the state of a different run (it differs in train.warmup_steps)" in result.stderr
     )
 
 
-def test_publish_without_a_run_says_how_to_start_it(tmp_path):
-    result = _run(STAGE + ["--publish"], _workspace(tmp_path), check=False)
+def test_publish_without_a_run_says_how_to_start_it(tmp_path, prestarted):
+    result = _run([prestarted, *STAGE, "--publish"], _workspace(tmp_path), check=False)
     assert result.returncode == 2 and "holds no run state to publish: start the run first" in result.stderr
 
 
@@ -97,20 +94,20 @@ CONTINUED = """
 """
 
 
-def _with_second_cycle(work):
+def _with_second_cycle(work, python):
     smoke = (work / "configs" / "smoke.yaml").read_text()
     one_cycle = next(line for line in smoke.splitlines(True) if line.startswith("  continued: null"))
     (work / "configs" / "continued.yaml").write_text(smoke.replace(one_cycle, CONTINUED.lstrip("\n")))
-    return [sys.executable, "-m", "polyground.stages.pretrain", "--set", "continued"]
+    return [python, "-m", "polyground.stages.pretrain", "--set", "continued"]
 
 
-def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(published, tmp_path):
+def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(published, tmp_path, prestarted):
     """The second cycle from models/pretrain (the first cycle's end; runs/ lost) equals the whole run
     trained from nothing, and its logs continue the first cycle's; published and continued on a
     machine without runs/, it ends the same."""
     work = _copy(published, tmp_path)
     shutil.rmtree(work / "runs")
-    stage = _with_second_cycle(work)
+    stage = _with_second_cycle(work, prestarted)
     assert "the second cycle starts from the first's step 60" in _run(stage, work).stdout
     from_checkpoint = load_file(work / "models" / "pretrain" / "model.safetensors")
     meta = json.loads((work / "models" / "pretrain" / "model.json").read_text())
@@ -120,7 +117,7 @@ def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(pu
     assert float(progress[4].split(",")[2]) > float(progress[3].split(",")[2])  # training seconds go on
 
     fresh = _workspace(tmp_path / "fresh")
-    _run(_with_second_cycle(fresh), fresh)
+    _run(_with_second_cycle(fresh, prestarted), fresh)
     whole = load_file(fresh / "models" / "pretrain" / "model.safetensors")
     assert all(torch.equal(whole[k], from_checkpoint[k]) for k in whole)
 
@@ -132,11 +129,11 @@ def test_second_cycle_starts_from_the_first_cycles_checkpoint_as_from_its_run(pu
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
 
 
-def test_the_aligned_models_run_is_published_and_continued_the_same_way(published, tmp_path):
+def test_the_aligned_models_run_is_published_and_continued_the_same_way(published, tmp_path, prestarted):
     """align (the convergence rule's run, smoke set) travels like pretrain: published, then continued on
     a machine without runs/ and models/align, it ends with the same weights and verdict."""
     work = _copy(published, tmp_path)
-    align = [sys.executable, "-m", "polyground.stages.align", "--set", "smoke"]
+    align = [prestarted, "-m", "polyground.stages.align", "--set", "smoke"]
     _run(align, work)
     trained = load_file(work / "models" / "align" / "model.safetensors")
     verdict = json.loads((work / "models" / "align" / "model.json").read_text())["convergence"]

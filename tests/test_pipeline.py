@@ -159,7 +159,7 @@ def test_deleted_phenomena_outputs_regenerate_identically(smoke_repo):
     before = {name: (repo / name).read_bytes() for name in names}
     for name in names:
         (repo / name).unlink()
-    _run(["dvc", "repro", "phenomena_figure"], repo, env)
+    _run([sys.executable, "-m", "polyground.prestart", "--", "dvc", "repro", "phenomena_figure"], repo, env)
     for name, data in before.items():
         assert (repo / name).read_bytes() == data, f"{name} differs after regeneration"
 
