@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The reviewer's path timed end to end: RUNS fresh clones of this repository's last commit, each
 # with its environment set up first (the one-time step, not timed), then `./reproduce.sh` timed.
-# Prints every run's wall time, its exit status and per-step times, and the median.
+# Prints the machine, every run's wall time, its exit status and per-step times, how many committed
+# outputs it rewrote with other bytes (git status of the clone), and the median.
 #   bench/reproduce_time.sh [RUNS] [REPRODUCE_OPTIONS]   (default 2 runs; about half an hour a run of
 #   ./reproduce.sh on 2 CPU cores, idle machine; e.g. `bench/reproduce_time.sh 1 --audit`)
 set -euo pipefail
@@ -10,6 +11,9 @@ options=("${@:2}")
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive whole number, not '$runs'" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-reproduce.XXXXXX")
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && isa=AVX-512 || isa="no AVX-512"
+printf '# bench/reproduce_time.sh %s: %s cores, %s, %s\n' "$*" "$(nproc)" "${cpu:-unknown CPU}" "$isa"
 times=()
 for run in $(seq "$runs"); do
   clone="$work/clone$run"
@@ -20,8 +24,11 @@ for run in $(seq "$runs"); do
   (cd "$clone" && ./reproduce.sh "${options[@]}" >"$work/run$run.log" 2>&1) || status=$?
   wall=$((SECONDS - start))
   times+=("$wall")
-  printf 'run %d of ./reproduce.sh %s: %d s, exit %d (log %s)\n' "$run" "${options[*]}" "$wall" "$status" "$work/run$run.log"
+  changed=$(cd "$clone" && git status --porcelain --untracked-files=no | wc -l)
+  printf 'run %d of ./reproduce.sh %s: %d s, exit %d; committed files rewritten with other bytes: %d\n' \
+    "$run" "${options[*]}" "$wall" "$status" "$changed"
   grep '^== \[' "$work/run$run.log" | sed 's/^/    /'
+  (cd "$clone" && git status --porcelain --untracked-files=no | sed 's/^/    changed: /')
   rm -rf "$clone"
 done
 printf '%s\n' "${times[@]}" | sort -g | awk '{t[NR] = $1} END {
