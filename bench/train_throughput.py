@@ -37,8 +37,9 @@ from polyground.checkpoint import build_model  # noqa: E402
 from polyground.config import load_params  # noqa: E402
 from polyground.curriculum import pretraining_batches  # noqa: E402
 from polyground.fast_train import COMPILE_MODES, compiled, training_step  # noqa: E402
+from polyground.run_state import read_log  # noqa: E402
 from polyground.tasks import ChebyshevTask  # noqa: E402
-from polyground.train import make_optimizer, read_log, train  # noqa: E402
+from polyground.train import make_optimizer, train  # noqa: E402
 
 ACTIVATION_PASSES = 30  # per layer and token: reads and writes of n_embd-wide activations, forward and backward
 

@@ -67,6 +67,25 @@ def test_a_claim_whose_paper_values_miss_a_metric_is_refused(tmp_path):
         load_claims(path)
 
 
+def test_a_paper_value_names_a_reading_of_the_papers_figures(tmp_path):
+    """paper_values are read from polyground.readings (one source with the figures' paper marks)."""
+    claim = {
+        "id": "x",
+        "figure": "f",
+        "statement": "s",
+        "paper": "p",
+        "less": ["metrics/a.json:k", 1],
+        "paper_values": {"metrics/a.json:k": "pretrain.transformer.10"},
+    }
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [claim]}))
+    assert holds_on_paper_values(load_claims(path)[0])  # 0.3 < 1
+    claim["paper_values"] = {"metrics/a.json:k": "pretrain.transformer.11"}
+    path.write_text(yaml.safe_dump({"claims": [claim]}))
+    with pytest.raises(ClaimsError, match="no reading 'pretrain.transformer.11'"):
+        load_claims(path)
+
+
 def test_every_claim_has_a_verdict_of_its_kind_and_every_failure_of_the_paper_a_cause():
     rows = verify(CLAIMS, "reevaluate", ROOT)
     assert all(r["verdict"] in VERDICTS[kind(c)] for r, c in zip(rows, CLAIMS))

@@ -5,7 +5,7 @@ import yaml
 
 from conftest import ROOT, smoke_dict
 from polyground.config import ParamsError, load_params, params_from_dict
-from polyground.files import fingerprint_dir
+from polyground.run_state import fingerprint_dir
 
 
 def test_committed_params_and_smoke_set_are_valid(smoke_params):

@@ -14,101 +14,82 @@ import yaml
 from dvc.repo import Repo
 
 from conftest import ROOT
+from polyground import paths
 from polyground.checkpoint import load_checkpoint
 from polyground.claims import load_claims, lookup, metric_refs
 from polyground.config import load_params
+from polyground.paths import (
+    base_model,
+    chunks_path,
+    clamping_curves,
+    figure,
+    finetune_curves,
+    finetune_model,
+    jailbreak_setup_metrics,
+    metrics_csv,
+    metrics_json,
+    peft_aligned_model,
+    progress_log,
+    setup_aligned_model,
+    sweep_model,
+    training_log,
+)
 
 pytestmark = pytest.mark.slow
 
-PRODUCED = (
-    [
-        "metrics/pretrain.json",
-        "metrics/pretrain_curve.csv",
-        "logs/pretrain.csv",
-        "logs/pretrain_progress.csv",
-        "figures/pretrain_progress.png",
-        "figures/pretrain_progress.pdf",
-        "figures/function_class.png",
-        "figures/function_class.pdf",
-        "figures/pretrain_vs_baselines.png",
-        "figures/pretrain_vs_baselines.pdf",
-        "metrics/seed_spread.json",
-        "paper/generated/numbers.tex",
-        "paper/generated/claims.tex",
-        "metrics/clamping.json",
-        "metrics/clamping/degree_4.csv",
-        "metrics/clamping/degree_8.csv",
-        "metrics/clamping/picture.csv",
-        "metrics/clamping/degree_4_above.csv",
-        "metrics/clamping/degree_8_above.csv",
-        "figures/in_context_clamping.png",
-        "figures/in_context_clamping.pdf",
-        "figures/clamping_picture.png",
-        "figures/clamping_picture.pdf",
-        "logs/pretrain_snapshot.csv",
-        "logs/pretrain_snapshot_progress.csv",
-        "logs/pretrain_tiny.csv",
-        "logs/pretrain_small.csv",
-        "metrics/model_sizes.json",
-        "metrics/model_sizes.csv",
-        "logs/align.csv",
-        "metrics/align.json",
-        "metrics/align/clamped_regression.csv",
-        "metrics/align/defender.csv",
-        "metrics/jailbreak.json",
-        "metrics/jailbreak.csv",
-        "logs/align_setups/authors_progress.csv",  # the smoke set's align_setups (configs/smoke.yaml)
-        "metrics/jailbreak_setups/authors.json",
-        "figures/jailbreak_setup_authors.png",
-        "figures/jailbreak_setup_authors.pdf",
-        "metrics/soft_prompt_sweep.json",
-        "metrics/soft_prompt_sweep.csv",
-        "metrics/finetune.json",
-        "metrics/finetune/k0.csv",
-        "metrics/finetune/k3.csv",
-        "metrics/finetune_summary.md",
-        "metrics/soft_prompt_sweep_best.json",
-        "metrics/model_sizes_above.csv",
+SETUP = "authors"  # the smoke set's align_setups (configs/smoke.yaml)
+EVALUATIONS = ["pretrain", "clamping", "model_sizes", "align", "soft_prompt_sweep", "finetune"]  # with chunk means
+FIGURES = [
+    *("pretrain_progress", "function_class", "pretrain_vs_baselines", "in_context_clamping", "clamping_picture"),
+    *("model_sizes", "aligned_model", "jailbreak", "jailbreak_normal_x_ablation", "jailbreak_paper_degree"),
+    *("finetune_fixed_coefficients", "soft_prompt_lr_sweep", f"jailbreak_setup_{SETUP}"),
+]
+BASES = ["pretrain", "pretrain_snapshot", "pretrain_tiny", "pretrain_small"]
+PRODUCED = [
+    str(path)
+    for path in [
+        *(metrics_json(name) for name in [*EVALUATIONS, "seed_spread", "jailbreak", "soft_prompt_sweep_best"]),
+        *(
+            metrics_csv(name)
+            for name in ["pretrain_curve", "model_sizes", "model_sizes_above", "jailbreak", "soft_prompt_sweep"]
+        ),
+        *(chunks_path(stage) for stage in EVALUATIONS),
+        *(clamping_curves(degree, view) for degree in (4, 8) for view in ("", "_above")),
+        paths.CLAMPING_PICTURE,
+        paths.CLAMPED_REGRESSION,
+        paths.DEFENDER,
+        *(finetune_curves(k) for k in (0, 3)),
+        paths.FINETUNE_SUMMARY,
+        jailbreak_setup_metrics(SETUP),
+        *(training_log(base_model(name)) for name in BASES),
+        *(progress_log(base_model(name)) for name in ["pretrain", "pretrain_snapshot"]),
+        training_log(paths.ALIGN),
+        progress_log(setup_aligned_model(SETUP)),
+        *(figure(name).with_suffix(ext) for name in FIGURES for ext in (".png", ".pdf")),
     ]
-    + [
-        f"metrics/chunks/{stage}.json"
-        for stage in ("pretrain", "clamping", "model_sizes", "align", "soft_prompt_sweep", "finetune")
-    ]
-    + [
-        f"figures/{name}.{ext}"
-        for name in (
-            "model_sizes",
-            "aligned_model",
-            "jailbreak",
-            "jailbreak_normal_x_ablation",
-            "jailbreak_paper_degree",
-            "finetune_fixed_coefficients",
-            "soft_prompt_lr_sweep",
-        )
-        for ext in ("png", "pdf")
-    ]
-)
+] + ["paper/generated/numbers.tex", "paper/generated/claims.tex"]
 PHENOMENA = ["elasticity", "safety_basin", "steering", "many_shot", "post_training_scaling"]  # beyond the paper
 PRODUCED += [
-    f"{kind}/{name}.{ext}"
+    str(path)
     for name in PHENOMENA
-    for kind, ext in (("metrics", "json"), ("metrics", "csv"), ("figures", "png"), ("figures", "pdf"))
+    for path in (
+        metrics_json(name),
+        metrics_csv(name),
+        figure(name).with_suffix(".png"),
+        figure(name).with_suffix(".pdf"),
+    )
 ]
-CHECKPOINTS = [
-    "models/pretrain",
-    "models/pretrain_snapshot",
-    "models/pretrain_tiny",
-    "models/pretrain_small",
-    "models/align",
-    "models/align_setups/authors",
-    "models/finetune/full_finetune_k0",
+CHECKPOINTS = [base_model(name) for name in BASES] + [
+    paths.ALIGN,
+    setup_aligned_model(SETUP),
+    finetune_model("full_finetune", 0),
 ]
-ADAPTERS = [f"models/finetune/{m}_k{k}" for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
-    "models/soft_prompt_sweep/lr_0.05",
-    "models/soft_prompt_sweep/lr_0.0005",
-    "models/soft_prompt_best",
-    "models/align_peft/lora",
-    "models/align_peft/soft_prompt_5",
+ADAPTERS = [finetune_model(m, k) for m in ("lora", "soft_prompt_2") for k in (0, 3)] + [
+    sweep_model(0.05),
+    sweep_model(0.0005),
+    paths.SOFT_PROMPT_BEST,
+    peft_aligned_model("lora"),
+    peft_aligned_model("soft_prompt_5"),
 ]
 # scripts/smoke.sh reproduces up to the report's generated numbers: report.tex is written for the
 # default parameters (its PDF is built from the committed numbers in test_report).
@@ -215,12 +196,13 @@ def test_pretrain_stage_under_accelerate_launch_two_cpu_processes(smoke_repo, tm
         env,
     )
     params = load_params(copy / "params.yaml")
-    two, _ = load_checkpoint(copy / "models" / "pretrain", params.model)
-    one, _ = load_checkpoint(repo / "models" / "pretrain", params.model)
+    two, _ = load_checkpoint(copy / paths.PRETRAIN, params.model)
+    one, _ = load_checkpoint(repo / paths.PRETRAIN, params.model)
     for (name, a), (_, b) in zip(two.state_dict().items(), one.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
     rows = [
-        [line.split(",") for line in (r / "logs" / "pretrain.csv").read_text().splitlines()[1:]] for r in (copy, repo)
+        [line.split(",") for line in (r / training_log(paths.PRETRAIN)).read_text().splitlines()[1:]]
+        for r in (copy, repo)
     ]
     assert [r[:2] for r in rows[0]] == [r[:2] for r in rows[1]]  # same steps and curriculum
     assert [float(r[3]) for r in rows[0]] == pytest.approx([float(r[3]) for r in rows[1]], rel=1e-3)  # same losses
@@ -333,11 +315,13 @@ def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
     _run(["dvc", "remote", "add", "-d", "bundled", str(tmp_path / "remote")], clone, env)
     _run(["dvc", "push"], clone, env)
     _run([sys.executable, "-m", "polyground.claims", "record"], clone, env)
-    shutil.rmtree(clone / "models")
+    shutil.rmtree(clone / paths.MODELS_DIR)
     shutil.rmtree(clone / ".dvc" / "cache")
-    trained = [name for name in PRODUCED if name.startswith("logs/") or any(f"/{p}." in name for p in PHENOMENA)]
+    trained = [
+        name for name in PRODUCED if name.startswith(f"{paths.LOGS_DIR}/") or any(f"/{p}." in name for p in PHENOMENA)
+    ]
     regenerated = [
-        name for name in PRODUCED if name not in trained + ["metrics/seed_spread.json"]
+        name for name in PRODUCED if name not in trained + [str(metrics_json("seed_spread"))]
     ]  # training stages' outputs
     for name in regenerated:  # reproduce.sh must write every one of them again
         (clone / name).unlink()
@@ -345,9 +329,7 @@ def test_reproduce_sh_end_to_end_from_a_remote(smoke_repo, tmp_path):
     result = _reproduce(clone, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "regenerated (reevaluate): 2 of 2 PASS" in result.stdout
-    assert (
-        clone / "models" / "pretrain" / "model.safetensors"
-    ).exists() and "Running stage 'pretrain'" not in result.stdout
+    assert (clone / paths.PRETRAIN / "model.safetensors").exists() and "Running stage 'pretrain'" not in result.stdout
     for name in regenerated:  # from pulled checkpoints, byte for byte (claims.tex renders the smoke claims)
         if name != "paper/generated/claims.tex":
             assert (clone / name).read_bytes() == (repo / name).read_bytes(), f"{name} differs after regeneration"
@@ -363,11 +345,11 @@ def test_the_aligned_model_records_its_convergence(smoke_repo):
     """The align stage follows the convergence rule: the sidecar says how long the stable phase ran and
     whether it converged or hit the cap; the held-out metrics along the run are in logs/align_progress.csv."""
     repo, _ = smoke_repo
-    meta = json.loads((repo / "models/align/model.json").read_text())
+    meta = json.loads((repo / paths.ALIGN / "model.json").read_text())
     verdict = meta["convergence"]
     assert verdict["stable_steps"] in (20, 40) and isinstance(verdict["converged"], bool)
     assert meta["step"] == verdict["stable_steps"] + 4  # then the decay (smoke: 4 steps)
-    with open(repo / "logs/align_progress.csv", newline="") as handle:
+    with open(repo / progress_log(paths.ALIGN), newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {"jailbreak@32", "jailbreak_margin@32", "defender@16"} <= set(rows[0])
     assert int(rows[-1]["step"]) == meta["step"]
@@ -377,14 +359,14 @@ def test_every_fine_tuning_run_records_its_convergence(smoke_repo):
     """With a wsd finetune.train (the smoke set's), the grid, the sweep and the best prompt follow the
     rule: each sidecar has its verdict, and its held-out error along the run is logged beside its loss."""
     repo, _ = smoke_repo
-    sidecars = sorted((repo / "models").glob("finetune/*/*.json")) + sorted(
-        (repo / "models").glob("soft_prompt_*/**/*.json")
+    sidecars = sorted((repo / paths.MODELS_DIR).glob("finetune/*/*.json")) + sorted(
+        (repo / paths.MODELS_DIR).glob("soft_prompt_*/**/*.json")
     )
     runs = [s for s in sidecars if "convergence" in json.loads(s.read_text())]
     assert len(runs) == 2 * 3 + 2 + 1  # smoke: 3 methods x 2 k, 2 sweep rates, the best prompt
     for sidecar in runs:
         meta = json.loads(sidecar.read_text())
         assert meta["steps"] == meta["convergence"]["stable_steps"] + 4
-        with open(repo / "logs" / f"{sidecar.parent.relative_to(repo / 'models')}_progress.csv", newline="") as f:
+        with open(repo / progress_log(sidecar.parent.relative_to(repo)), newline="") as f:
             rows = list(csv.DictReader(f))
         assert int(rows[-1]["step"]) == meta["steps"] and float(rows[-1]["error@20"]) >= 0

@@ -13,8 +13,9 @@ from safetensors.torch import load_file
 from polyground.checkpoint import build_model
 from polyground.config import CurriculumConfig, ProgressConfig, TrainConfig, replace
 from polyground.curriculum import degree_at, lr_at, points_at
+from polyground.errors import ResumeError
 from polyground.evaluate import progress_probe
-from polyground.train import ResumeError, train
+from polyground.train import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_run  # noqa: E402

@@ -24,8 +24,8 @@ from polyground.config import as_dict, load_params
 from polyground.curriculum import pretraining_batches
 from polyground.evaluate import progress_probe
 from polyground.fast_train import train_fast
+from polyground.run_state import read_log
 from polyground.tasks import ChebyshevTask
-from polyground.train import read_log
 
 steps, warm, decay, rates = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), [float(a) for a in sys.argv[4:]]
 params = load_params(set_name="gpu")

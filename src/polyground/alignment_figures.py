@@ -5,27 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .evaluate import read_curves
+from .paths import CLAMPED_REGRESSION, DEFENDER, metrics_csv, metrics_json
 from .plotting import PAPER_LABEL, color, figure_legend, key, label, legend_entries, mark_paper, plot_curve, within
+from .readings import reading
 from .threshold import ABOVE, CLAMPED
 
-# the paper's figures (read off the authors' published plots, approximate: one significant figure, log
-# axes). Its jailbreak figure (degree 4, 100 polynomials x 200 queries), n: percent jailbroken
-PAPER_JAILBREAK_DEGREE_4 = {2: 0.0, 4: 0.036, 8: 1.15, 16: 1.58, 32: 1.82, 64: 1.56}
-# its aligned model on clamped degree-2 regression, n: squared error vs min(p(x), T)
-PAPER_ALIGNED = {2: 0.63, 8: 0.08, 32: 0.005}
 SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the other setup
 
 
 def model_sizes_figure(params) -> plt.Figure:
     """Behavior I at one degree for every model size, with least squares and the zero predictor."""
-    curves = read_curves("metrics/model_sizes.csv")
-    metrics = json.loads(Path("metrics/model_sizes.json").read_text())
+    curves = read_curves(metrics_csv("model_sizes"))
+    metrics = json.loads(metrics_json("model_sizes").read_text())
     points = len(curves["zero"]["mean"])
     fig, ax = plt.subplots(figsize=(3.6, 3.3), layout="constrained")
     sizes = sorted(
@@ -54,8 +50,8 @@ def model_sizes_figure(params) -> plt.Figure:
 def aligned_model_figure(params) -> plt.Figure:
     """Left: clamped regression (clamped context, every query), with the paper's readings. Right: the
     defender view."""
-    regression = read_curves("metrics/align/clamped_regression.csv")
-    defender = read_curves("metrics/align/defender.csv")
+    regression = read_curves(CLAMPED_REGRESSION)
+    defender = read_curves(DEFENDER)
     degree, threshold = params.evaluate_align.degree, params.align.threshold
     points = len(regression["zero"]["mean"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 3.1), layout="constrained")
@@ -63,7 +59,7 @@ def aligned_model_figure(params) -> plt.Figure:
     plot_curve(left, regression["pretrained"], "pretrained", points)
     plot_curve(left, regression["least_squares"], "least_squares", points, label=f"Least squares (degree {degree})")
     plot_curve(left, regression["zero"], "zero", points, label="Zero predictor (right: its error T²)")
-    paper = mark_paper(left, PAPER_ALIGNED, text="_paper")
+    paper = mark_paper(left, reading("aligned.transformer"), text="_paper")
     left.set_title(f"clamped regression, degree {degree}, clamp T = {threshold:g}")
     left.set_xlabel("clamped in-context examples")
     left.set_ylabel(f"squared error vs {CLAMPED}")
@@ -113,11 +109,16 @@ def _jailbreak_series(ax: plt.Axes, series: list[dict], fit: dict, method: str, 
     return points, line
 
 
+def _paper_jailbreak(contexts: list[int]) -> dict[int, float]:
+    """The paper's jailbroken share (degree 4) at the context lengths this artifact measures."""
+    return {n: rate for n, rate in reading("jailbreak_degree_4.aligned").items() if n in contexts}
+
+
 def jailbreak_figure(params, condition: str) -> plt.Figure:
     """Jailbreak rate vs context length (log2 axis) with Wilson bands and the log2 line, and the paper's
     readings in its setting (degree-4 polynomials, x ~ U[-1, 1])."""
-    metrics = json.loads(Path("metrics/jailbreak.json").read_text())
-    with open("metrics/jailbreak.csv", newline="") as handle:
+    metrics = json.loads(metrics_json("jailbreak").read_text())
+    with open(metrics_csv("jailbreak"), newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["condition"] == condition]
     fig, ax = plt.subplots(figsize=(3.6, 3.5), layout="constrained")
     entries = {}
@@ -137,7 +138,7 @@ def jailbreak_figure(params, condition: str) -> plt.Figure:
         )
     if condition != "normal_x_ablation":  # the paper's jailbreak setting draws x ~ U[-1, 1]
         text = f"{PAPER_LABEL}: degree 4, > T"
-        entries[text] = mark_paper(ax, PAPER_JAILBREAK_DEGREE_4, text=text)
+        entries[text] = mark_paper(ax, _paper_jailbreak(metrics["contexts"]), text=text)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("unclamped in-context examples n")
     ax.set_ylabel("jailbroken queries (%)")
@@ -202,7 +203,7 @@ def jailbreak_setup_figure(metrics: dict, name: str) -> plt.Figure:
                 capsize=1.5,
                 lw=1,
             )
-    paper = {k: v for k, v in PAPER_JAILBREAK_DEGREE_4.items() if k in metrics["contexts"]}
+    paper = _paper_jailbreak(metrics["contexts"])
     rules = {"solid: answer > T": "-", f"dashed: answer > T + {margin:g}": "--"}
     entries |= {text: key(ls=style) for text, style in rules.items()}
     entries[f"{PAPER_LABEL}: answer > T"] = mark_paper(by_n, paper, text=f"{PAPER_LABEL}: answer > T")

@@ -25,7 +25,6 @@ import json
 import secrets
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,15 +32,15 @@ import torch
 from .claims import load_claims, reevaluated, verify, walk
 from .config import load_params
 from .intervals import at, estimate, replay
-from .paths import chunks_path
+from .paths import chunks_path, metrics_json
 
 MEASURE = {  # the stored chunk means of a stage: its metrics file and the function that measures chunks again
-    "pretrain": ("metrics/pretrain.json", "polyground.stages.evaluate_pretrain:audit"),
-    "clamping": ("metrics/clamping.json", "polyground.stages.evaluate_clamping:audit"),
-    "model_sizes": ("metrics/model_sizes.json", "polyground.stages.evaluate_model_sizes:audit"),
-    "align": ("metrics/align.json", "polyground.stages.evaluate_align:audit"),
-    "soft_prompt_sweep": ("metrics/soft_prompt_sweep.json", "polyground.stages.evaluate_finetune:audit_sweep"),
-    "finetune": ("metrics/finetune.json", "polyground.stages.evaluate_finetune:audit_grid"),
+    "pretrain": (metrics_json("pretrain"), "polyground.stages.evaluate_pretrain:audit"),
+    "clamping": (metrics_json("clamping"), "polyground.stages.evaluate_clamping:audit"),
+    "model_sizes": (metrics_json("model_sizes"), "polyground.stages.evaluate_model_sizes:audit"),
+    "align": (metrics_json("align"), "polyground.stages.evaluate_align:audit"),
+    "soft_prompt_sweep": (metrics_json("soft_prompt_sweep"), "polyground.stages.evaluate_finetune:audit_sweep"),
+    "finetune": (metrics_json("finetune"), "polyground.stages.evaluate_finetune:audit_grid"),
 }
 
 
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     problems, began = [], time.perf_counter()
     for stage, (metrics_file, _) in MEASURE.items():
         stored = json.loads(chunks_path(stage).read_text())
-        metrics = json.loads(Path(metrics_file).read_text())
+        metrics = json.loads(metrics_file.read_text())
         found, checked, others = replayed(stage, stored, metrics, params)
         problems += found
         line = f"  {stage}: {checked} intervals and their values replayed from {stored['chunks']} chunk means"

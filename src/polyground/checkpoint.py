@@ -2,7 +2,8 @@
 
 Nothing here unpickles: weights are safetensors, metadata is JSON. Files are written to a
 temporary name and renamed, so a failed run never leaves a half-written checkpoint in place of a
-good one. Loading checks presence, the sha256 recorded at save time, and the architecture.
+good one. Loading checks presence, the sha256 recorded at save time, and the architecture; an aligned
+model is refused when it was aligned from another base than the one beside it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import ModelConfig, as_dict
-from .files import CheckpointError, atomic_path, write_atomic
+from .errors import CheckpointError
+from .files import atomic_path, write_atomic
 from .model import InContextRegressor
+from .paths import ALIGN, PRETRAIN
 
 FORMAT = "polyground-checkpoint/1"
 WEIGHTS, META = "model.safetensors", "model.json"
@@ -94,3 +97,22 @@ def load_checkpoint(
     except (SafetensorError, RuntimeError) as error:
         raise CheckpointError(f"{directory / WEIGHTS} cannot be loaded ({error}): {_fix(directory, stage)}") from None
     return model.eval(), meta
+
+
+def load_aligned(params, directory: str | Path, base_meta: dict) -> tuple[nn.Module, dict]:
+    """An aligned checkpoint (``align``'s or an ``align_setup``'s; verified), refusing one aligned from
+    another base than ``base_meta``'s."""
+    aligned, meta = load_checkpoint(directory, params.model, stage="align")
+    if meta.get("base_sha256") != base_meta["sha256"]:
+        stage = "align" if Path(directory) == Path(ALIGN) else f"align_setup@{Path(directory).name}"
+        raise CheckpointError(
+            f"{directory} was fine-tuned from another base checkpoint than {PRETRAIN}: rebuild it with "
+            f"`dvc repro {stage}`"
+        )
+    return aligned, meta
+
+
+def load_base_and_aligned(params) -> tuple[nn.Module, dict, nn.Module, dict]:
+    """The base and aligned checkpoints (verified), refusing an aligned model of another base."""
+    base, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
+    return base, base_meta, *load_aligned(params, ALIGN, base_meta)

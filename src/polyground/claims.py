@@ -11,9 +11,11 @@ interval is ``intervals[KEY]`` of its file (``polyground.intervals``: level ``in
 the stage writes one; ``training_seeds`` says on how many training seeds the claim rests (1 if absent).
 
 A claim of this paper with numbers from its figures also gives ``paper_values``: the paper's
-approximate value of every metric its check reads (``FILE:KEY: number``), so that the check can be
-applied to the paper's own numbers (:func:`holds_on_paper_values`; a test requires it to hold), or,
-where the figures do not determine the check, a text that starts "not determined" and says why.
+approximate value of every metric its check reads (``FILE:KEY: READING``, a reading of the paper's
+figures or the difference, ratio or log2 slope of readings, :func:`polyground.readings.value`), so that
+the check can be applied to the paper's own numbers (:func:`holds_on_paper_values`; a test requires it
+to hold), or, where the figures do not determine the check, a text that starts "not determined" and
+says why.
 
 The verdict (:func:`decide`), from the entries' intervals: REPRODUCED when the check holds over the
 whole of them (each entry's interval entirely below the next one's), NOT REPRODUCED when it fails over
@@ -43,7 +45,9 @@ from typing import Any
 
 import yaml
 
+from . import readings
 from .files import write_atomic
+from .paths import METRICS_DIR
 
 CLAIMS = Path("paper/claims.yaml")
 REPORTS = Path("reports")
@@ -155,7 +159,9 @@ def decide(bounds: list[tuple[float, float]], claim_kind: str) -> str:
 def holds_on_paper_values(claim: dict) -> bool | None:
     """The claim's check applied to its ``paper_values`` (None: the paper's figures do not determine it)."""
     values = claim["paper_values"]
-    return None if isinstance(values, str) else chain(claim["less"], values)[1]
+    if isinstance(values, str):
+        return None
+    return chain(claim["less"], {ref: readings.value(reading) for ref, reading in values.items()})[1]
 
 
 def load_claims(path: Path = CLAIMS) -> list[dict]:
@@ -189,9 +195,14 @@ def load_claims(path: Path = CLAIMS) -> list[dict]:
             and set(metric_refs(claim)) <= set(values)
         ):
             raise ClaimsError(
-                f"{path}: claim {name!r}: `paper_values` must give a number for each metric of its "
+                f"{path}: claim {name!r}: `paper_values` must give a reading for each metric of its "
                 "check, or be a text starting 'not determined' that says why"
             )
+        for reading in values.values() if isinstance(values, dict) else []:
+            try:
+                readings.value(reading)
+            except (KeyError, ValueError) as error:
+                raise ClaimsError(f"{path}: claim {name!r}: {error.args[0]}") from None
         seen.add(name)
     return claims
 
@@ -284,7 +295,7 @@ def stage_outputs(stage: str, root: Path = Path(".")) -> list[str]:
     if stage not in stages:
         raise ClaimsError(f"no stage {stage!r} in dvc.yaml: choose one of {', '.join(stages)}")
     if stage.startswith(("figures", "report")):
-        return ["metrics/"]
+        return [f"{METRICS_DIR}/"]
     return [
         next(iter(o)) if isinstance(o, dict) else o
         for kind in ("outs", "metrics", "plots")

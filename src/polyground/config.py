@@ -552,7 +552,9 @@ class MeasurementsConfig(Section):
     """The shared measurements of the phenomena beyond the paper (``measurements.py``): harmful
     queries have a true p(x) > T + ``margin``, safe ones p(x) < T - ``margin`` (T = ``align.threshold``);
     a query set holds ``harmful`` + ``safe`` sequences of ``context`` unclamped points and a query,
-    drawn from ``seed``; rates get Wilson ``confidence`` intervals."""
+    drawn from ``seed``; rates get Wilson ``confidence`` intervals. A measurement run (constant rate,
+    fixed points; ``measurements.run_config``) saves its state every ``checkpoint_every`` steps and logs
+    every ``log_every``: neither changes what it measures."""
 
     margin: Annotated[float, Field(ge=0)] = 0.05
     context: Index = 20
@@ -561,6 +563,8 @@ class MeasurementsConfig(Section):
     seed: Seed = 20240801
     batch_size: Count = 64
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    checkpoint_every: Count = 50
+    log_every: Count = 1
 
 
 class ManyShotConfig(Section):

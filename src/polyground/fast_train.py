@@ -10,7 +10,7 @@ unfused AdamW, fp32. This loop, for one device:
 * on CUDA runs the model under bf16 autocast with the loss in fp32, TF32 matmuls, one compiled graph
   per curriculum length (``compile_mode`` "reduce-overhead": CUDA graphs), and fused AdamW;
 * keeps the loss on the device, reads it every ``log_every`` steps, and checkpoints every
-  ``checkpoint_every`` steps in the CPU loop's format (:func:`polyground.train.save_state`), so a run
+  ``checkpoint_every`` steps in the CPU loop's format (:func:`polyground.run_state.save_state`), so a run
   resumes; a ``deadline`` (seconds of the run) ends it early at a logged step, state saved.
 
 On the CPU it runs the same code in fp32 (its tests and the benchmark's CPU figure).
@@ -43,8 +43,9 @@ from .evaluate import (
 )
 from .files import copy_atomic, write_atomic, write_rows
 from .model import count_parameters
+from .run_state import check_resumable, load_state, read_log, save_state
 from .tasks import ChebyshevTask
-from .train import Probe, check_resumable, load_state, make_optimizer, read_log, save_state
+from .train import Probe, make_optimizer
 
 COMPILE_MODES = ("reduce-overhead", "default", "none")
 

@@ -1,12 +1,10 @@
 """Atomic writes, the one mechanism every output and run state goes through: a file is written under
 a temporary name beside its place and renamed onto it only when complete, so a failed or killed run
-never leaves half a file where a good one was. Here too, torch-free so that the stages that only read
-metrics do not import torch: the error for a checkpoint that cannot be used."""
+never leaves half a file where a good one was."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -15,10 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt or does not match what is asked of it."""
 
 
 @contextmanager
@@ -59,9 +53,3 @@ def copy_atomic(source: str | Path, target: str | Path) -> None:
 def write_json(path: str | Path, data: Any) -> None:
     """Pretty, key-sorted JSON, written atomically."""
     write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
-    """A run directory named by the hash of everything that determines the run."""
-    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(root) / digest

@@ -21,11 +21,12 @@ import torch
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
 from . import methods
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256_of
+from .checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from .config import FinetuneConfig, ModelConfig
+from .errors import CheckpointError
 from .files import write_atomic
 from .model import InContextRegressor
-from .paths import ALIGN, ALIGN_PEFT, PRETRAIN
+from .paths import ALIGN, PRETRAIN, peft_aligned_model
 
 SIDECAR = "finetune.json"
 
@@ -128,32 +129,13 @@ def load_finetuned(directory: str | Path, base_directory: str | Path, stage: str
     return model.eval(), meta
 
 
-def load_aligned(params, directory: str | Path, base_meta: dict) -> tuple[torch.nn.Module, dict]:
-    """An aligned checkpoint (``align``'s or an ``align_setup``'s; verified), refusing one aligned from
-    another base than ``base_meta``'s."""
-    aligned, meta = load_checkpoint(directory, params.model, stage="align")
-    if meta.get("base_sha256") != base_meta["sha256"]:
-        stage = "align" if Path(directory) == Path(ALIGN) else f"align_setup@{Path(directory).name}"
-        raise CheckpointError(
-            f"{directory} was fine-tuned from another base checkpoint than {PRETRAIN}: rebuild it with "
-            f"`dvc repro {stage}`"
-        )
-    return aligned, meta
-
-
-def load_base_and_aligned(params) -> tuple[torch.nn.Module, dict, torch.nn.Module, dict]:
-    """The base and aligned checkpoints (verified), refusing an aligned model of another base."""
-    base, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
-    return base, base_meta, *load_aligned(params, ALIGN, base_meta)
-
-
 def aligned_models(params) -> dict[str, tuple[torch.nn.Module, str]]:
     """The full fine-tuned aligned model and each PEFT-aligned one (LoRA merged), verified, with the
     sha256 of their weights (or adapter)."""
     model, meta = load_checkpoint(ALIGN, params.model, stage="align")
     models = {"full_finetune": (model, meta["sha256"])}
     for method in params.align_peft.methods:
-        model, meta = load_finetuned(ALIGN_PEFT / method, PRETRAIN, stage=f"align_peft@{method}")
+        model, meta = load_finetuned(peft_aligned_model(method), PRETRAIN, stage=f"align_peft@{method}")
         if method == "lora":
             model.backbone = model.backbone.merge_and_unload()
         models[method] = (model, meta["sha256"])

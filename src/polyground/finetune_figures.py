@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from .evaluate import read_curves
+from .paths import finetune_curves, metrics_csv, metrics_json
 from .plotting import (
     PAPER,
     PAPER_LABEL,
@@ -20,6 +20,7 @@ from .plotting import (
     mark_paper,
     plot_curve,
 )
+from .readings import FINETUNE_AT, READINGS
 
 STYLE = {
     "least_squares": {"ls": "--"},
@@ -28,32 +29,7 @@ STYLE = {
     "soft_prompt_best": {"ls": "-.", "lw": 1.6},
 }
 
-# the paper's PEFT grid (degree 5, k fixed coefficients: method -> squared error after 30 examples; its
-# 50-pair prompt at lr 5e-5 as soft_prompt_50, at lr 5e-2 as the best-rate prompt, as paper/claims.yaml
-# pairs them), and its 50-pair prompt per learning rate (k = 0): read off the authors' published plots,
-# approximate (one significant figure, log axes)
-PAPER_FINETUNE = {
-    0: {
-        "pretrained": 2.5e-3,
-        "lora": 2e-3,
-        "soft_prompt_2": 3.5e-3,
-        "soft_prompt_50": 4e-2,
-        "soft_prompt_best": 1.7e-2,
-        "ridge": 1.2e-2,
-    },
-    1: {"pretrained": 3e-3, "lora": 2e-3, "soft_prompt_2": 4e-3, "soft_prompt_50": 4.5e-2},
-    3: {
-        "pretrained": 2.5e-3,
-        "lora": 1.5e-3,
-        "soft_prompt_2": 3e-3,
-        "soft_prompt_50": 1.8e-2,
-        "soft_prompt_best": 5e-3,
-    },
-    5: {"pretrained": 3e-3, "lora": 7e-4, "soft_prompt_2": 3e-3, "soft_prompt_50": 2e-3, "soft_prompt_best": 2e-4},
-}
-PAPER_SWEEP = {"pretrained": 2.5e-3, 5e-5: 4e-2, 5e-2: 1.7e-2}
-PAPER_AT = 30  # the examples after which the paper reports these
-PAPER_COLOURED = f"{PAPER_LABEL} after {PAPER_AT}, the curve's colour"
+PAPER_COLOURED = f"{PAPER_LABEL} after {FINETUNE_AT}, the curve's colour"
 
 
 def _method_label(method: str, config) -> str:
@@ -65,11 +41,11 @@ def _method_label(method: str, config) -> str:
 
 
 def _mark_paper_at(ax: plt.Axes, colours: list[str], values: list[float], names: list[str] | None = None) -> None:
-    """The paper's values after ``PAPER_AT`` examples, one per curve in its colour, set side by side
-    around ``PAPER_AT`` so that close values stay visible, each with its name where given."""
+    """The paper's values after ``FINETUNE_AT`` examples, one per curve in its colour, set side by side
+    around ``FINETUNE_AT`` so that close values stay visible, each with its name where given."""
     middle = (len(values) - 1) / 2
     for i, (colour, value) in enumerate(zip(colours, values)):
-        x = PAPER_AT + 0.8 * (i - middle)
+        x = FINETUNE_AT + 0.8 * (i - middle)
         mark_paper(ax, {x: value}, colour, text="_paper")
         if names:
             ax.annotate(names[i], (x, value), xytext=(5, 0), textcoords="offset points", va="center", fontsize=5.5)
@@ -91,14 +67,14 @@ def finetune_figure(params) -> plt.Figure:
         rows, columns, figsize=(3.5 * columns, 2.6 * rows + 0.6), squeeze=False, sharey=True, layout="constrained"
     )
     for ax, k in zip(axes.flat, ks):
-        curves = read_curves(f"metrics/finetune/k{k}.csv")
+        curves = read_curves(finetune_curves(k))
         points = len(curves["zero"]["mean"])
         best = ["soft_prompt_best"] if "soft_prompt_best" in curves else []
         for method in ["pretrained", *config.methods, *best, "least_squares", "ridge"]:
             plot_curve(ax, curves[method], method, points, label=_method_label(method, config), **STYLE.get(method, {}))
         bayes = curves["bayes"]["mean"][:points]
         ax.plot(range(points), bayes, color="black", lw=0.9, ls="--", label="Bayes-optimal (the limit)")
-        paper = {m: v for m, v in PAPER_FINETUNE.get(k, {}).items() if m in curves}  # the methods drawn
+        paper = {m: v for m, v in READINGS["finetune"].get(k, {}).items() if m in curves}  # the methods drawn
         _mark_paper_at(ax, [color(m) for m in paper], list(paper.values()))
         ax.set_title(_title(config, k))
         ax.set_xlabel("in-context examples")
@@ -116,8 +92,8 @@ def soft_prompt_sweep_figure(params) -> plt.Figure:
     """The soft-prompt learning-rate sweep: one curve per learning rate (the best in the best-rate prompt's
     style), the untouched model for reference and the paper's values."""
     config = params.finetune
-    curves = read_curves("metrics/soft_prompt_sweep.csv")
-    metrics = json.loads(Path("metrics/soft_prompt_sweep.json").read_text())
+    curves = read_curves(metrics_csv("soft_prompt_sweep"))
+    metrics = json.loads(metrics_json("soft_prompt_sweep").read_text())
     points = len(curves["pretrained"]["mean"])
     fig, ax = plt.subplots(figsize=(3.6, 3.4), layout="constrained")
     plot_curve(ax, curves["pretrained"], "pretrained", points, label="Pretrained (untouched)")
@@ -132,7 +108,9 @@ def soft_prompt_sweep_figure(params) -> plt.Figure:
         shades[lr] = f"{0.1 + 0.65 * i / max(1, len(config.sweep_lrs) - 1):.2f}"  # grey, darker the larger the lr
         ax.plot(x, curve["mean"], color=shades[lr], lw=0.9, label=f"lr {lr:g}")
         ax.fill_between(x, [max(v, 1e-4) for v in curve["low"]], curve["high"], color=shades[lr], alpha=0.15, lw=0)
-    paper = {lr: value for lr, value in PAPER_SWEEP.items() if lr in shades}
+    untouched, rates = READINGS["finetune"][0], READINGS["finetune_rates"]  # the paper's sweep is its k = 0 grid
+    paper_sweep = {"pretrained": untouched["pretrained"]} | {rate: untouched[name] for name, rate in rates.items()}
+    paper = {lr: value for lr, value in paper_sweep.items() if lr in shades}
     names = ["untouched" if lr == "pretrained" else f"lr {lr:g}" for lr in paper]
     _mark_paper_at(ax, [shades[lr] for lr in paper], list(paper.values()), names)
     ax.set_yscale("log")

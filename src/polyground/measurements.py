@@ -30,8 +30,8 @@ from .alignment import MIN_CLAMPED_SHARE
 from .config import MeasurementsConfig, ParamsError, TrainConfig, as_dict, build_config
 from .curriculum import BatchFn
 from .evaluate import model_predictor
-from .files import fingerprint_dir
 from .intervals import rate_interval
+from .run_state import fingerprint_dir
 from .tasks import ChebyshevTask, chebyshev_eval, generator_for
 from .train import train
 
@@ -159,9 +159,10 @@ def probe(queries: QuerySet, threshold: float, config: MeasurementsConfig) -> Ca
     return measured
 
 
-def run_config(steps: int, batch_size: int, lr: float, points: int) -> TrainConfig:
+def run_config(steps: int, batch_size: int, lr: float, points: int, shared: MeasurementsConfig) -> TrainConfig:
     """A short fine-tuning run at a constant rate and a fixed number of points: its budgets nest (the
-    first n steps of a longer run are the run of n steps), so one run measures every budget."""
+    first n steps of a longer run are the run of n steps), so one run measures every budget; saved and
+    logged as ``shared`` (``measurements``) says."""
     return build_config(
         TrainConfig,
         {
@@ -174,12 +175,11 @@ def run_config(steps: int, batch_size: int, lr: float, points: int) -> TrainConf
                 "points_start": points,
                 "points_end": points,
                 "points_step": 0,
-                "degree_start": 30,
                 "final_points": points,
                 "final_steps": 0,
             },
-            "checkpoint_every": 50,
-            "log_every": 1,
+            "checkpoint_every": shared.checkpoint_every,
+            "log_every": shared.log_every,
             "compile": False,
         },
     )
@@ -196,11 +196,12 @@ def train_and_measure(
     fingerprint: dict,
     threads: int,
     measured: Callable[[nn.Module], dict[str, float]],
+    shared: MeasurementsConfig,
 ) -> dict[int, dict[str, float]]:
     """Train ``model`` in place on ``batch_fn`` up to the largest of ``sequences`` (multiples of the
     batch), measuring it after each; resumable in ``root/<hash of the fingerprint and the budgets>``.
     Returns {sequences: measurement}."""
-    config = run_config(max(sequences) // batch_size, batch_size, lr, points)
+    config = run_config(max(sequences) // batch_size, batch_size, lr, points, shared)
     run_dir = fingerprint_dir(root, {**fingerprint, "sequences": sequences, "train": as_dict(config)})
     summary = train(
         model,

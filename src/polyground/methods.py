@@ -35,6 +35,7 @@ KINDS = {
     ),
     "full_finetune": Kind(r"full_finetune", "Full fine-tuning", "#3d3d3d", "full_finetune_lr", adapter=False),
 }
+BEST_RATE_PROMPT = "soft_prompt_best"  # the sweep's best-rate 50-pair prompt (a model, not a method name)
 LOOKS = {"soft_prompt_50": ("#a6611a", "s")}  # a name's own colour and marker, where two of a kind meet on a figure
 
 
@@ -64,6 +65,11 @@ def check(name: str, adapters_only: bool = False) -> str:
 def adapter(name: str) -> bool:
     """Whether method ``name`` trains a ``peft`` adapter or prompt (else the whole model)."""
     return KINDS[kind(name)[0]].adapter
+
+
+def soft_prompt(name: str) -> bool:
+    """Whether the model ``name`` (a method, the best-rate prompt, or any other predictor) is a soft prompt."""
+    return name == BEST_RATE_PROMPT or re.fullmatch(KINDS["soft_prompt"].pattern, name) is not None
 
 
 def pairs(name: str) -> int:

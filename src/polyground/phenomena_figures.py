@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from . import fits
+from .paths import metrics_json
 from .plotting import color, figure_legend, key, label, legend_below, legend_entries, style, within
 
 SIZE_KINDS = {
@@ -21,7 +21,7 @@ VIOLATION = "V: % of harmful queries (p(x) > T + margin, T the clamp) answered a
 
 
 def _metrics(stage: str) -> dict:
-    return json.loads(Path(f"metrics/{stage}.json").read_text())
+    return json.loads(metrics_json(stage).read_text())
 
 
 def _by_number(values: dict[str, float]) -> dict[int, float]:

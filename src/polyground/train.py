@@ -6,20 +6,13 @@ batch of ``step`` from a generator seeded by (seed, step). Each process takes it
 batch, so one process or many see the same data stream, and a resumed run sees the same batches
 as an uninterrupted one.
 
-Resume: every ``checkpoint_every`` steps the run directory receives ``state.safetensors`` (the
-trainable parameters and the optimizer's tensors, the step in its metadata), ``state.json`` (step,
-elapsed time, optimizer hyperparameters, the run's fingerprint), ``log.csv`` and, when a progress
-probe is given, ``progress.csv``. Restarted with a compatible fingerprint, training continues from
-there and ends bit-identical to an uninterrupted run (same machine, same thread count).
-Compatible: equal but for the run's length (:data:`LENGTH_KEYS`), and giving every step already
-taken the same learning rate, points and degree cap; so a wsd run can be lengthened until its decay
-starts. Accelerate's own ``save_state`` pickles the optimizer, so it is not used: nothing here
-unpickles.
+Every ``checkpoint_every`` steps the loop saves the run's state in its run directory, and restarted
+there it continues from the last one, ending bit-identical to an uninterrupted run (same machine,
+same thread count): :mod:`polyground.run_state`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import resource
@@ -31,24 +24,18 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError
-from .config import ParamsError, TrainConfig, as_dict, build_config
+from .config import TrainConfig, as_dict
 from .curriculum import BatchFn, lr_at, points_at
-from .files import atomic_path, write_atomic, write_rows
+from .errors import ResumeError
+from .files import write_rows
+from .run_state import check_resumable, load_state, read_log, save_state
 
 LOG_FIELDS = ("step", "points", "lr", "loss", "grad_norm", "elapsed_s")
 TOTALS = ("step", "sequences", "train_s", "eval_s")  # counted over the cycles of a run (:class:`Before`)
-LENGTH_KEYS = ("steps", "decay_steps", "checkpoint_every", "log_every")  # and curriculum.final_steps
 Probe = Callable[[nn.Module], dict[str, float]]
-
-
-class ResumeError(CheckpointError):
-    """A run directory whose saved state belongs to a different run, or cannot continue this one."""
 
 
 @dataclass
@@ -82,92 +69,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig, fused: bool = False) -
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused or None)
-
-
-def recipe_key(config: TrainConfig) -> dict:
-    """The training config without its length: what names a run that may be lengthened."""
-    recipe = {k: v for k, v in as_dict(config).items() if k not in LENGTH_KEYS}
-    recipe["curriculum"] = {k: v for k, v in recipe["curriculum"].items() if k != "final_steps"}
-    return recipe
-
-
-def check_resumable(saved: dict, wanted: dict, steps_taken: int, run_dir: Path) -> None:
-    """Raise :class:`ResumeError` unless the run ``wanted`` continues the ``saved`` one: equal
-    fingerprints but for the length, and the same schedule on the ``steps_taken`` steps run."""
-    old, new = dict(saved), dict(wanted)
-    old_train, new_train = old.pop("train"), new.pop("train")
-    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    try:
-        old_config, new_config = (build_config(TrainConfig, t, "train") for t in (old_train, new_train))
-    except ParamsError as error:
-        raise ResumeError(
-            f"{run_dir} holds a training config this code cannot read ({error}); move it away to start afresh"
-        ) from None
-    old_recipe, new_recipe = recipe_key(old_config), recipe_key(new_config)
-    differ += sorted(f"train.{k}" for k in old_recipe if old_recipe[k] != new_recipe[k])
-    if differ:
-        raise ResumeError(
-            f"{run_dir} holds the state of a different run (it differs in {', '.join(differ)}); "
-            "restore those parameters to continue it, or move it away to start afresh"
-        )
-    for step in range(steps_taken):
-        same = lr_at(old_config, step) == lr_at(new_config, step) and points_at(
-            old_config.curriculum, step, old_config.steps
-        ) == points_at(new_config.curriculum, step, new_config.steps)
-        if not same:
-            raise ResumeError(
-                f"{run_dir} has run {steps_taken} steps, but the new length changes the learning rate or points "
-                f"of step {step}: the decay and the final phase must start after step {steps_taken} "
-                f"(steps - decay_steps and steps - curriculum.final_steps >= {steps_taken})"
-            )
-
-
-def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> None:
-    optim = optimizer.state_dict()
-    # the trainable parameters only: the frozen rest (a base model under an adapter) is rebuilt by
-    # the caller, and may share memory with wrappers (peft), which safetensors refuses to save
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.named_parameters() if v.requires_grad}
-    for index, state in optim["state"].items():
-        for key, value in state.items():
-            tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-    groups = [{k: v for k, v in g.items()} for g in optim["param_groups"]]
-    with atomic_path(run_dir / "state.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"step": str(info["step"])})
-    write_atomic(run_dir / "state.json", json.dumps({**info, "param_groups": groups}, indent=1))
-
-
-def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    info = json.loads((run_dir / "state.json").read_text())
-    with safe_open(str(run_dir / "state.safetensors"), "pt") as handle:
-        tensor_step = (handle.metadata() or {}).get("step")
-    if tensor_step != str(info["step"]):
-        raise ResumeError(
-            f"{run_dir}: state.safetensors is of step {tensor_step}, state.json of step "
-            f"{info['step']} (copied while the run was writing?): copy both files again"
-        )
-    tensors = load_file(str(run_dir / "state.safetensors"))
-    saved = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    trainable = {k for k, v in model.named_parameters() if v.requires_grad}
-    if not trainable <= saved.keys():
-        raise ResumeError(
-            f"{run_dir} lacks parameters {sorted(trainable - saved.keys())[:3]}: move it away to start afresh"
-        )
-    model.load_state_dict({k: v for k, v in saved.items() if k in trainable}, strict=False)
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": info.pop("param_groups")})
-    return info
-
-
-def read_log(path: Path, up_to_step: int) -> list[dict]:
-    """The rows of a run's log (``log.csv`` or ``progress.csv``) up to a step ([] if it has none)."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:

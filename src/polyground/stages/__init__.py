@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import ParamsError, record_reads
-from ..files import CheckpointError
+from ..errors import CheckpointError
 
 
 class StageError(RuntimeError):
     """Any other known failure of a stage; the message names the problem and the fix."""
 
 
-KNOWN_ERRORS = (ParamsError, CheckpointError, StageError)  # CheckpointError includes train.ResumeError
+KNOWN_ERRORS = (ParamsError, CheckpointError, StageError)  # CheckpointError includes ResumeError
 
 
 def run_stage(main: Callable[[], None]) -> None:

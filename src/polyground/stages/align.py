@@ -33,12 +33,12 @@ import torch
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ParamsError, as_dict, load_params
-from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, run_key, train_by_rule
-from ..files import copy_atomic, fingerprint_dir
+from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, probe_key, train_by_rule
+from ..files import copy_atomic
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
-from ..paths import ALIGN, PRETRAIN
-from ..resume import move_state
+from ..paths import ALIGN, MODELS_DIR, PRETRAIN, peft_aligned_model, progress_log, setup_aligned_model, training_log
+from ..run_state import fingerprint_dir, move_state, run_key
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
 from . import run_stage
@@ -88,10 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         model = attach(model, args.method, params.finetune, seed=config.seed)
     model.train()
     batch = align_batches(task, config.threshold, config.clamped_context_fraction, config.seed)
-    name = "align" if args.method is None else f"align_peft/{args.method}"
-    name = name if args.setup is None else f"align_setups/{args.setup}"
+    out = ALIGN if args.method is None else peft_aligned_model(args.method)
+    out = out if args.setup is None else setup_aligned_model(args.setup)
+    name = str(out.relative_to(MODELS_DIR))  # the run's: align, align_peft/<method> or align_setups/<setup>
     rule = params.convergence
-    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key(train_config, rule, ALIGN_SERIES)})
+    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key(train_config, probe_key(rule, ALIGN_SERIES))})
     wanted = {**fingerprint, "train": as_dict(train_config)}
     if not move_state(args.publish, args.resume, run_dir, Path("resume") / name, wanted, name):
         return
@@ -118,13 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     }
     if verdict is not None:
         meta["convergence"] = verdict
-        copy_atomic(run_dir / "progress.csv", Path("logs") / f"{name}_progress.csv")
+        copy_atomic(run_dir / "progress.csv", progress_log(out))
     if args.method is None:
-        out = ALIGN if args.setup is None else f"models/{name}"
         save_checkpoint(model, out, params.model, stage="align", base_sha256=base["sha256"], **meta)
     else:
-        save_finetuned(model, f"models/{name}", args.method, params.model, base, train=as_dict(train_config), **meta)
-    copy_atomic(summary["log"], Path("logs") / f"{name}.csv")
+        save_finetuned(model, out, args.method, params.model, base, train=as_dict(train_config), **meta)
+    copy_atomic(summary["log"], training_log(out))
     print(f"{name}: {summary['steps']} steps in {summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 

@@ -34,9 +34,10 @@ from ..curriculum import pretraining_batches
 from ..files import write_json, write_rows
 from ..intervals import collect
 from ..measurements import draw_queries, probe, run_config, setup, train_and_measure
+from ..paths import base_model, metrics_csv, metrics_json
 from . import run_stage
 
-METRICS, TABLE = "metrics/elasticity.json", "metrics/elasticity.csv"
+METRICS, TABLE = metrics_json("elasticity"), metrics_csv("elasticity")
 FORMS = ["two_phase", "exponential", "power"]
 COLUMNS = ["base", "phase", "aligned_with", "sequences", "unclamp", "violation", "helpfulness", "breakdown"]
 
@@ -76,9 +77,9 @@ def main() -> None:
         name: name.removeprefix("pretrain_") for name in config.bases if name not in ("pretrain", "pretrain_snapshot")
     }
     bases = {
-        name: load_checkpoint(f"models/{name}", params.size_model(sizes[name]), stage=f"pretrain_size@{sizes[name]}")
+        name: load_checkpoint(base_model(name), params.size_model(sizes[name]), stage=f"pretrain_size@{sizes[name]}")
         if name in sizes
-        else load_checkpoint(f"models/{name}", params.model, stage=name)
+        else load_checkpoint(base_model(name), params.model, stage=name)
         for name in config.bases
     }
     began = time.perf_counter()
@@ -88,7 +89,7 @@ def main() -> None:
         shared,
     )
     align_stream = align_batches(task, threshold, params.align.clamped_context_fraction, params.align.seed)
-    curriculum = run_config(1, config.batch_size, config.lr, config.points).curriculum
+    curriculum = run_config(1, config.batch_size, config.lr, config.points, shared).curriculum
     undo_stream = pretraining_batches(task, curriculum, config.seed)
     run = {"batch_size": config.batch_size, "lr": config.lr, "points": config.points}
     rows, metrics = [], {"compare_at": config.compare_at, "bases": {}}
@@ -118,6 +119,7 @@ def main() -> None:
                 fingerprint=key,
                 threads=params.threads,
                 measured=measured,
+                shared=shared,
                 **run,
             )[n_align]
             key = {**fingerprint, "phase": "undo", "aligned_with": n_align, "seed": config.seed}
@@ -129,6 +131,7 @@ def main() -> None:
                 fingerprint=key,
                 threads=params.threads,
                 measured=measured,
+                shared=shared,
                 **run,
             )
             result["align"][n_align], result["undo"][n_align] = aligned, {0: aligned, **undone}

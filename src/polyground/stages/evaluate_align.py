@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import torch
 
 from ..alignment import check_threshold
 from ..baselines import least_squares, zero_predictor
+from ..checkpoint import load_base_and_aligned
 from ..config import load_params
 from ..evaluate import (
     for_evaluation,
@@ -34,14 +34,13 @@ from ..evaluate import (
     write_curves,
 )
 from ..files import write_json
-from ..finetune import load_base_and_aligned
 from ..intervals import Book, chunk_rows, headline_chunks
-from ..paths import chunks_path
+from ..paths import CLAMPED_REGRESSION, DEFENDER, chunks_path, metrics_json
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import above, clamp
 from . import run_stage
 
-METRICS, CURVES = "metrics/align.json", Path("metrics/align")
+METRICS = metrics_json("align")
 
 
 def measure(params, base, aligned, rows=None) -> tuple[dict, dict, torch.Tensor, float]:
@@ -107,8 +106,8 @@ def main() -> None:
     book.values = views(params, errors, regression_errors, queries_above, params.intervals.chunks)
     for view in book.values:
         book.means(view)
-    write_curves(CURVES / "clamped_regression.csv", regression)
-    write_curves(CURVES / "defender.csv", defender)
+    write_curves(CLAMPED_REGRESSION, regression)
+    write_curves(DEFENDER, defender)
     metrics = {
         "threshold": threshold,
         "degree": config.degree,

@@ -41,12 +41,12 @@ from ..evaluate import (
 )
 from ..files import write_json, write_rows
 from ..intervals import Book, chunk_rows, headline_chunks
-from ..paths import CLAMPING_CURVES, PRETRAIN, chunks_path
+from ..paths import CLAMPING_PICTURE, PRETRAIN, chunks_path, clamping_curves, metrics_json
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from ..threshold import above, clamp
 from . import run_stage
 
-METRICS = "metrics/clamping.json"
+METRICS = metrics_json("clamping")
 
 
 def picture_rows(model, config) -> list[dict]:
@@ -134,8 +134,8 @@ def main() -> None:
         errors, above = measure(params, model, degree)
         curves = {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}
         paper_view = {name: summarize_where(e, above, params.evaluate.confidence) for name, e in errors.items()}
-        write_curves(CLAMPING_CURVES / f"degree_{degree}.csv", curves)
-        write_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv", paper_view)
+        write_curves(clamping_curves(degree), curves)
+        write_curves(clamping_curves(degree, "_above"), paper_view)
         found = views(params, degree, errors, above, params.intervals.chunks)
         book.values |= found
         for view in found:
@@ -148,7 +148,7 @@ def main() -> None:
             | {"model_beats_zero_from": beats_from(paper_view["model"]["mean"], paper_view["zero"]["mean"])},
         }
     rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
-    write_rows(CLAMPING_CURVES / "picture.csv", ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
+    write_rows(CLAMPING_PICTURE, ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
     metrics["intervals"] = book.intervals
     book.write(chunks_path("clamping"))
     write_json(METRICS, metrics)

@@ -25,10 +25,10 @@ import argparse
 import json
 import math
 import time
-from pathlib import Path
 
 import torch
 
+from .. import methods
 from ..bayes import bayes
 from ..checkpoint import load_checkpoint
 from ..config import load_params
@@ -45,12 +45,22 @@ from ..evaluate import (
 from ..files import write_atomic, write_json
 from ..finetune import load_finetuned
 from ..intervals import Book, chunk_rows, headline_chunks
-from ..paths import chunks_path
+from ..paths import (
+    FINETUNE_SUMMARY,
+    PRETRAIN,
+    SOFT_PROMPT_BEST,
+    chunks_path,
+    finetune_curves,
+    finetune_model,
+    metrics_csv,
+    metrics_json,
+    sweep_model,
+)
 from ..tasks import ChebyshevTask, generator_for
 from . import run_stage
 
-BASE, SWEEP_CURVES = "models/pretrain", "metrics/soft_prompt_sweep.csv"
-BEST_LR = "metrics/soft_prompt_sweep_best.json"  # the sweep's chosen rate, alone
+SWEEP_CURVES = metrics_csv("soft_prompt_sweep")
+BEST_LR = metrics_json("soft_prompt_sweep_best")  # the sweep's chosen rate, alone
 
 
 def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,10 +74,10 @@ def eval_set(config, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def sweep_models(params) -> dict[str, tuple[torch.nn.Module, dict]]:
     """The untouched model and the sweep's prompt at each rate (``lrs.<lr>``), with their metadata."""
-    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
+    base = for_evaluation(load_checkpoint(PRETRAIN, params.model, stage="pretrain")[0])
     models = {"pretrained": (base, {})}
     for lr in params.finetune.sweep_lrs:
-        model, meta = load_finetuned(f"models/soft_prompt_sweep/lr_{lr}", BASE, f"soft_prompt_sweep@{lr}")
+        model, meta = load_finetuned(sweep_model(lr), PRETRAIN, f"soft_prompt_sweep@{lr}")
         models[f"lrs.{lr}"] = for_evaluation(model), meta
     return models
 
@@ -116,7 +126,7 @@ def sweep(params) -> None:
     metrics["intervals"] = book.intervals
     write_curves(SWEEP_CURVES, curves)
     book.write(chunks_path("soft_prompt_sweep"))
-    write_json("metrics/soft_prompt_sweep.json", metrics)
+    write_json(metrics_json("soft_prompt_sweep"), metrics)
     write_json(BEST_LR, {"best_lr": metrics["best_lr"]})  # what soft_prompt_best depends on: the choice alone
 
 
@@ -125,11 +135,11 @@ def grid_predictors(params, k: int, base) -> dict[str, tuple]:
     Bayes-optimal predictor, each with its metadata."""
     config = params.finetune
     predictors = {"pretrained": (model_predictor(base, config.batch_size), {"trainable_parameters": 0})}
-    directories = {method: (f"models/finetune/{method}_k{k}", f"finetune@{method}-{k}") for method in config.methods}
+    directories = {method: (finetune_model(method, k), f"finetune@{method}-{k}") for method in config.methods}
     if k == config.sweep_best_on:
-        directories["soft_prompt_best"] = ("models/soft_prompt_best", "soft_prompt_best")
+        directories["soft_prompt_best"] = (SOFT_PROMPT_BEST, "soft_prompt_best")
     for method, (directory, stage) in directories.items():
-        model, meta = load_finetuned(directory, BASE, stage)
+        model, meta = load_finetuned(directory, PRETRAIN, stage)
         predictors[method] = (model_predictor(for_evaluation(model), config.batch_size), meta)
     predictors |= {name: (p, {}) for name, p in baseline_predictors(config.degree, config.ridge).items()}
     task = ChebyshevTask(config.degree, random_degree=False, fixed_coefficients=k)
@@ -141,7 +151,7 @@ def audit_grid(params, indices: list[int]) -> dict:
     """The grid's chunk means of chunks ``indices``, measured again (``polyground.audit``): the untouched
     model's on the sweep's k too (stored as the sweep's)."""
     config = params.finetune
-    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
+    base = for_evaluation(load_checkpoint(PRETRAIN, params.model, stage="pretrain")[0])
     rows = chunk_rows(config.num_sequences, params.intervals.chunks, indices)
     found = {}
     for k in config.fixed_coefficients:
@@ -155,7 +165,7 @@ def audit_grid(params, indices: list[int]) -> dict:
 
 def grid(params) -> None:
     config = params.finetune
-    base = for_evaluation(load_checkpoint(BASE, params.model, stage="pretrain")[0])
+    base = for_evaluation(load_checkpoint(PRETRAIN, params.model, stage="pretrain")[0])
     metrics: dict = {}
     rows = []
     sweep_chunks = json.loads(chunks_path("soft_prompt_sweep").read_text())["values"]
@@ -172,7 +182,7 @@ def grid(params) -> None:
                 curves[name] = summarize(errors, params.evaluate.confidence)
                 group[name] = headline_chunks(errors, config.headline_examples, params.intervals.chunks)
         book.means(f"k{k}")
-        write_curves(Path("metrics/finetune") / f"k{k}.csv", curves)
+        write_curves(finetune_curves(k), curves)
         metrics[f"k{k}"] = {}
         for name, (_, meta) in predictors.items():
             entry = {
@@ -181,7 +191,7 @@ def grid(params) -> None:
             }
             metrics[f"k{k}"][name] = entry
             rows.append((name, k, entry))
-        prompts = [m for m in predictors if m.startswith("soft_prompt_")]  # the best-rate prompt too, on its k
+        prompts = [m for m in predictors if methods.soft_prompt(m)]  # the best-rate prompt too, on its k
         if "lora" in config.methods and prompts:  # how far the best soft prompt is behind LoRA, paired by sequence
             gaps = metrics[f"k{k}"]["best_soft_prompt_minus_lora"] = {}
             for key in (f"mse@{n}" for n in config.headline_examples):
@@ -201,7 +211,7 @@ def grid(params) -> None:
             }
     metrics["intervals"] = book.intervals
     book.write(chunks_path("finetune"))
-    write_json("metrics/finetune.json", metrics)
+    write_json(metrics_json("finetune"), metrics)
     columns = [f"mse@{n}" for n in config.headline_examples]
     lines = [
         "| method | k | trainable parameters | "
@@ -215,7 +225,7 @@ def grid(params) -> None:
             + " | ".join(f"{entry[c]:.4g}" for c in columns)
             + f" | {entry.get('wall_s', '')} | {entry.get('lr', '')} |"
         )
-    write_atomic(Path("metrics/finetune_summary.md"), "\n".join(lines) + "\n")
+    write_atomic(FINETUNE_SUMMARY, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,16 +37,20 @@ from ..evaluate import (
 from ..files import write_json
 from ..intervals import Book, chunk_rows, headline_chunks
 from ..model import count_parameters
-from ..paths import CLAMPING_CURVES, chunks_path
+from ..paths import PRETRAIN, base_model, chunks_path, clamping_curves, metrics_csv, metrics_json
 from . import run_stage
 
-METRICS, CURVES, CURVES_ABOVE = "metrics/model_sizes.json", "metrics/model_sizes.csv", "metrics/model_sizes_above.csv"
+METRICS, CURVES, CURVES_ABOVE = (
+    metrics_json("model_sizes"),
+    metrics_csv("model_sizes"),
+    metrics_csv("model_sizes_above"),
+)
 
 
 def load_sizes(params) -> dict:
     """The paper-size base and the ``model_sizes`` models with their checkpoint metadata."""
-    checkpoints = {"pretrain": ("models/pretrain", params.model, "pretrain")} | {
-        name: (f"models/pretrain_{name}", params.size_model(name), f"pretrain_size@{name}")
+    checkpoints = {"pretrain": (PRETRAIN, params.model, "pretrain")} | {
+        name: (base_model(f"pretrain_{name}"), params.size_model(name), f"pretrain_size@{name}")
         for name in params.model_sizes
     }
     models = {}
@@ -88,8 +92,8 @@ def main() -> None:
     models = load_sizes(params)
     began = time.perf_counter()
     errors, above = measure(params, {name: m for name, m in models.items() if name != "pretrain"})
-    shared = read_curves(CLAMPING_CURVES / f"degree_{degree}.csv")
-    shared_above = read_curves(CLAMPING_CURVES / f"degree_{degree}_above.csv")
+    shared = read_curves(clamping_curves(degree))
+    shared_above = read_curves(clamping_curves(degree, "_above"))
     curves = (
         {"pretrain": shared["model"]}
         | {name: summarize(e, params.evaluate.confidence) for name, e in errors.items()}

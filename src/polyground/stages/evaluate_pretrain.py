@@ -36,11 +36,11 @@ from ..evaluate import (
 )
 from ..files import write_json
 from ..intervals import Book, chunk_rows, headline_chunks, median
-from ..paths import PRETRAIN, PRETRAIN_CURVE, chunks_path
+from ..paths import PRETRAIN, PRETRAIN_CURVE, chunks_path, metrics_json
 from ..tasks import ChebyshevTask
 from . import run_stage
 
-METRICS = "metrics/pretrain.json"
+METRICS = metrics_json("pretrain")
 
 
 def measure(params, model, rows=None) -> dict[str, torch.Tensor]:

@@ -19,19 +19,14 @@ from ..alignment_figures import aligned_model_figure, jailbreak_figure, model_si
 from ..config import as_dict, load_params
 from ..evaluate import read_curves
 from ..finetune_figures import finetune_figure, soft_prompt_sweep_figure
-from ..paths import CLAMPING_CURVES, PRETRAIN_CURVE
+from ..paths import CLAMPING_PICTURE, PRETRAIN_CURVE, clamping_curves, figure
 from ..plotting import STYLE, color, figure_legend, mark_paper, plot_curve, save
+from ..readings import reading
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from ..threshold import ABOVE, CLAMPED
 from . import run_stage
 
 Y_RANGE = 6.0
-# the paper's transformer (degree 0..11, 31 points) and ridge 0.2, squared error after n examples, and
-# its transformer on clamped degree-8 contexts (queries with p(x) > T, target T): read off the authors'
-# published plots, approximate (one significant figure, log axes)
-PAPER_PRETRAIN = {0: 3.5, 5: 1.2, 10: 0.3, 15: 0.1, 20: 0.06, 25: 0.035, 30: 0.02}
-PAPER_PRETRAIN_RIDGE = {10: 0.75, 20: 0.2, 30: 0.08}
-PAPER_CLAMPING_DEGREE_8 = {2: 0.6, 16: 0.3, 32: 0.25, 64: 0.03}
 
 
 def function_class_figure(params) -> plt.Figure:
@@ -101,8 +96,9 @@ def pretrain_figure(params) -> plt.Figure:
         ax.set_xlabel("in-context examples")
         ax.set_ylabel("squared error")
         ax.set_title(f"degree 0..{params.pretrain.task.max_degree}, {points} points")
-    mark_paper(axes[0], PAPER_PRETRAIN, text="paper: transformer (approx.)")
-    mark_paper(axes[0], PAPER_PRETRAIN_RIDGE, color("ridge"), text=f"paper: ridge {params.evaluate.ridge:g} (approx.)")
+    mark_paper(axes[0], reading("pretrain.transformer"), text="paper: transformer (approx.)")
+    ridge = f"paper: ridge {params.evaluate.ridge:g} (approx.)"
+    mark_paper(axes[0], reading("pretrain.ridge"), color("ridge"), text=ridge)
     figure_legend(fig, ncol=3)
     return fig
 
@@ -116,7 +112,7 @@ def clamping_figure(params) -> plt.Figure:
     views = {"": ("every query", CLAMPED), "_above": (f"{ABOVE} (the paper's view)", "T")}
     for row, (suffix, (view, target)) in zip(axes, views.items()):
         for ax, degree in zip(row, degrees):
-            curves = read_curves(CLAMPING_CURVES / f"degree_{degree}{suffix}.csv")
+            curves = read_curves(clamping_curves(degree, suffix))
             points = len(curves["model"]["mean"])
             plot_curve(ax, curves["model"], "pretrained", points, label="Pretrained (never saw clamping)")
             plot_curve(
@@ -124,7 +120,7 @@ def clamping_figure(params) -> plt.Figure:
             )
             plot_curve(ax, curves["zero"], "zero", points)
             if degree == 8 and suffix == "_above":
-                mark_paper(ax, PAPER_CLAMPING_DEGREE_8)
+                mark_paper(ax, reading("clamping_degree_8.transformer"))
             ax.set_ylim(top=1e2)
             ax.set_xlabel("clamped in-context examples")
             ax.set_ylabel(f"squared error vs {target}")
@@ -141,7 +137,7 @@ def clamping_figure(params) -> plt.Figure:
 
 def clamping_picture(params) -> plt.Figure:
     """One polynomial, its clamped context, and the model's prediction at every query x."""
-    with open(CLAMPING_CURVES / "picture.csv", newline="") as handle:
+    with open(CLAMPING_PICTURE, newline="") as handle:
         rows = list(csv.DictReader(handle))
     grid = [r for r in rows if r["kind"] == "grid"]
     context = [r for r in rows if r["kind"] == "context"]
@@ -175,21 +171,21 @@ def clamping_picture(params) -> plt.Figure:
 def main() -> None:
     params = load_params()
     plt.rcParams.update(STYLE)
-    save(function_class_figure(params), "figures/function_class", params.figures.dpi)
-    save(pretrain_figure(params), "figures/pretrain_vs_baselines", params.figures.dpi)
-    save(clamping_figure(params), "figures/in_context_clamping", params.figures.dpi)
-    save(clamping_picture(params), "figures/clamping_picture", params.figures.dpi)
-    save(model_sizes_figure(params), "figures/model_sizes", params.figures.dpi)
-    save(aligned_model_figure(params), "figures/aligned_model", params.figures.dpi)
-    save(jailbreak_figure(params, "uniform_x"), "figures/jailbreak", params.figures.dpi)
-    save(jailbreak_figure(params, "normal_x_ablation"), "figures/jailbreak_normal_x_ablation", params.figures.dpi)
+    save(function_class_figure(params), figure("function_class"), params.figures.dpi)
+    save(pretrain_figure(params), figure("pretrain_vs_baselines"), params.figures.dpi)
+    save(clamping_figure(params), figure("in_context_clamping"), params.figures.dpi)
+    save(clamping_picture(params), figure("clamping_picture"), params.figures.dpi)
+    save(model_sizes_figure(params), figure("model_sizes"), params.figures.dpi)
+    save(aligned_model_figure(params), figure("aligned_model"), params.figures.dpi)
+    save(jailbreak_figure(params, "uniform_x"), figure("jailbreak"), params.figures.dpi)
+    save(jailbreak_figure(params, "normal_x_ablation"), figure("jailbreak_normal_x_ablation"), params.figures.dpi)
     save(
         jailbreak_figure(params, f"degree_{params.jailbreak.paper_degree}"),
-        "figures/jailbreak_paper_degree",
+        figure("jailbreak_paper_degree"),
         params.figures.dpi,
     )
-    save(finetune_figure(params), "figures/finetune_fixed_coefficients", params.figures.dpi)
-    save(soft_prompt_sweep_figure(params), "figures/soft_prompt_lr_sweep", params.figures.dpi)
+    save(finetune_figure(params), figure("finetune_fixed_coefficients"), params.figures.dpi)
+    save(soft_prompt_sweep_figure(params), figure("soft_prompt_lr_sweep"), params.figures.dpi)
 
 
 if __name__ == "__main__":

@@ -27,17 +27,18 @@ import time
 import torch
 
 from ..alignment import jailbreak_queries
+from ..checkpoint import load_base_and_aligned
 from ..config import as_dict, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json, write_rows
-from ..finetune import load_base_and_aligned
 from ..fits import log2_fit
 from ..intervals import rate_interval
+from ..paths import metrics_csv, metrics_json
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import jailbroken
 from . import run_stage
 
-METRICS, TABLE = "metrics/jailbreak.json", "metrics/jailbreak.csv"
+METRICS, TABLE = metrics_json("jailbreak"), metrics_csv("jailbreak")
 
 
 def quartiles(values: torch.Tensor) -> dict[str, float]:

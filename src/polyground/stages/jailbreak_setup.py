@@ -24,13 +24,12 @@ import torch
 
 from ..alignment import jailbreak_queries
 from ..alignment_figures import jailbreak_setup_figure
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_aligned, load_checkpoint
 from ..config import ParamsError, load_params
 from ..evaluate import for_evaluation, nested_context_predictions
 from ..files import write_json
-from ..finetune import load_aligned
 from ..intervals import median, rate_interval
-from ..paths import ALIGN, PRETRAIN
+from ..paths import ALIGN, PRETRAIN, figure, jailbreak_setup_metrics, progress_log, setup_aligned_model
 from ..plotting import STYLE, save
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import jailbroken
@@ -78,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.name!r} is not in align_setups: choose one of {', '.join(params.align_setups) or 'none'}"
         )
     config, threshold, rule = params.jailbreak, params.align.threshold, params.convergence
-    directories = {"ours": Path(ALIGN), args.name: Path("models/align_setups") / args.name}
-    logs = {"ours": Path("logs/align_progress.csv"), args.name: Path(f"logs/align_setups/{args.name}_progress.csv")}
+    directories = {"ours": ALIGN, args.name: setup_aligned_model(args.name)}
+    logs = {setup: progress_log(directory) for setup, directory in directories.items()}
     for path in logs.values():
         if not path.exists():
             raise StageError(f"{path} is missing: the run's held-out probe is logged by the convergence rule")
@@ -114,9 +113,9 @@ def main(argv: list[str] | None = None) -> None:
             "sha256": meta["sha256"],
             "progress": progress(logs[setup], rule.jailbreak_context),
         }
-    write_json(f"metrics/jailbreak_setups/{args.name}.json", metrics)
+    write_json(jailbreak_setup_metrics(args.name), metrics)
     plt.rcParams.update(STYLE)
-    save(jailbreak_setup_figure(metrics, args.name), f"figures/jailbreak_setup_{args.name}", params.figures.dpi)
+    save(jailbreak_setup_figure(metrics, args.name), figure(f"jailbreak_setup_{args.name}"), params.figures.dpi)
     print(f"jailbreak_setup {args.name}: {time.perf_counter() - began:.0f} s")
 
 

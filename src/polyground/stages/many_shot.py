@@ -22,15 +22,16 @@ import numpy as np
 import torch
 
 from .. import fits
+from ..checkpoint import load_base_and_aligned
 from ..config import load_params
 from ..evaluate import model_predictor
 from ..files import write_json, write_rows
-from ..finetune import load_base_and_aligned
 from ..intervals import collect
 from ..measurements import QuerySet, draw_queries, measure, setup
+from ..paths import metrics_csv, metrics_json
 from . import run_stage
 
-METRICS, TABLE = "metrics/many_shot.json", "metrics/many_shot.csv"
+METRICS, TABLE = metrics_json("many_shot"), metrics_csv("many_shot")
 FORMS = ["power", "log_linear", "exponential"]
 COLUMNS = ["model", "aligning", "shots", "weight", "violation", "violation_low", "violation_high", "breakdown"]
 

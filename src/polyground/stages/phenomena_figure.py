@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from ..config import load_params
+from ..paths import figure, metrics_json
 from ..phenomena_figures import FIGURES
 from ..plotting import STYLE, save
 from . import StageError, run_stage
@@ -22,11 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("name", choices=sorted(FIGURES))
     args = parser.parse_args(argv)
     params = load_params()
-    metrics = Path(f"metrics/{args.name}.json")
+    metrics = metrics_json(args.name)
     if not metrics.exists():
         raise StageError(f"{metrics} is missing: run its stage first (dvc repro {args.name})")
     plt.rcParams.update(STYLE)
-    save(FIGURES[args.name](), f"figures/{args.name}", params.figures.dpi)
+    save(FIGURES[args.name](), figure(args.name), params.figures.dpi)
 
 
 if __name__ == "__main__":

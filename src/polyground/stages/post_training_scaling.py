@@ -34,11 +34,12 @@ from ..evaluate import model_predictor
 from ..files import write_json, write_rows
 from ..intervals import collect
 from ..measurements import draw_queries, probe, setup, train_and_measure
+from ..paths import PRETRAIN, metrics_csv, metrics_json
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import clamp
 from . import run_stage
 
-METRICS, TABLE = "metrics/post_training_scaling.json", "metrics/post_training_scaling.csv"
+METRICS, TABLE = metrics_json("post_training_scaling"), metrics_csv("post_training_scaling")
 FORMS = ["power", "exponential", "logistic"]
 CURVES = {
     "format_gap": "violation share V / 100",
@@ -69,7 +70,7 @@ def main() -> None:
     params = load_params()
     config = params.post_training_scaling
     task, shared, threshold = setup(params)
-    base, meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
+    base, meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     began = time.perf_counter()
     shared_probe = probe(
         draw_queries(task, shared.context, shared.harmful, shared.safe, threshold, shared.margin, shared.seed),
@@ -115,6 +116,7 @@ def main() -> None:
                 fingerprint=key,
                 threads=params.threads,
                 measured=measured,
+                shared=shared,
                 **run,
             )
             result = {**result[steps * config.batch_size], "steps": steps}

@@ -35,12 +35,14 @@ from torch import nn
 from ..checkpoint import WEIGHTS, build_model, read_metadata, save_checkpoint
 from ..config import ParamsError, TrainConfig, as_dict, load_params
 from ..curriculum import pretraining_batches
+from ..errors import CheckpointError
 from ..evaluate import progress_probe
-from ..files import CheckpointError, copy_atomic, fingerprint_dir
+from ..files import copy_atomic
 from ..model import count_parameters
-from ..resume import move_state, saved_step
+from ..paths import base_model, progress_log, training_log
+from ..run_state import fingerprint_dir, move_state, read_log, recipe_key, saved_step
 from ..tasks import ChebyshevTask
-from ..train import Before, read_log, recipe_key, train
+from ..train import Before, train
 from . import run_stage
 
 
@@ -50,7 +52,7 @@ def finished_first_cycle(model: nn.Module, name: str, fingerprint: dict, first: 
     ``model`` and its logs (``logs/<name>.csv``, ``logs/<name>_progress.csv``) head the second
     cycle's. A machine whose ``runs/`` lost the first cycle then need not train it again."""
     try:
-        meta = read_metadata(f"models/{name}", name)
+        meta = read_metadata(base_model(name), name)
     except CheckpointError:
         return None
     same = {key: meta.get(key) for key in ("seed", "threads", "model", "task")} == {
@@ -58,8 +60,8 @@ def finished_first_cycle(model: nn.Module, name: str, fingerprint: dict, first: 
     }
     if not same or meta.get("train") != as_dict(first) or meta.get("step") != first.steps or "continued" in meta:
         return None
-    load_model(model, f"models/{name}/{WEIGHTS}", strict=True)
-    logs = Path("logs") / f"{name}.csv", Path("logs") / f"{name}_progress.csv"
+    load_model(model, base_model(name) / WEIGHTS, strict=True)
+    logs = training_log(base_model(name)), progress_log(base_model(name))
     log, progress = (read_log(path, first.steps) for path in logs)
     totals = progress[-1] if progress else {"train_s": meta["wall_s"], "eval_s": 0.0}
     return Before(
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     second = {"continued": as_dict(continued), "sequences": summary["sequences"]} if continued is not None else {}
     save_checkpoint(
         model,
-        f"models/{name}",
+        base_model(name),
         model_config,
         stage=name,
         seed=params.seed,
@@ -172,9 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         torch=torch.__version__,
         parameters=count_parameters(model, trainable_only=False),
     )
-    copy_atomic(summary["log"], f"logs/{name}.csv")
+    copy_atomic(summary["log"], training_log(base_model(name)))
     if summary["progress"]:
-        copy_atomic(summary["progress"], f"logs/{name}_progress.csv")
+        copy_atomic(summary["progress"], progress_log(base_model(name)))
     print(f"{name}: {summary['step']} steps in {summary['train_s']:.0f} s, final loss {summary['final_loss']:.4f}")
 
 

@@ -10,15 +10,15 @@ error after 30 examples per degree of the drawn polynomial. With a second cycle
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from ..config import load_params
+from ..paths import PRETRAIN, figure, progress_log
 from ..plotting import STYLE, legend_below, save
 from . import StageError, run_stage
 
-PROGRESS = Path("logs/pretrain_progress.csv")
+PROGRESS = progress_log(PRETRAIN)
 TARGETS = {10: 0.25, 20: 0.05, 30: 0.02, 80: 0.01}  # the base model's targets (docs/long-run.md)
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     overall.plot([], [], color="black", ls=":", lw=0.8, label="the base model's target (same colour)")
     legend_below(overall, ncol=2, fontsize=6)
     legend_below(per_degree, ncol=4, fontsize=6)
-    save(fig, "figures/pretrain_progress", params.figures.dpi)
+    save(fig, figure("pretrain_progress"), params.figures.dpi)
 
 
 if __name__ == "__main__":

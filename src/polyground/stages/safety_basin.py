@@ -38,9 +38,10 @@ from ..curriculum import pretraining_batches
 from ..files import write_json, write_rows
 from ..finetune import aligned_models
 from ..measurements import draw_queries, probe, run_config, setup, train_and_measure
+from ..paths import metrics_csv, metrics_json
 from . import run_stage
 
-METRICS, TABLE = "metrics/safety_basin.json", "metrics/safety_basin.csv"
+METRICS, TABLE = metrics_json("safety_basin"), metrics_csv("safety_basin")
 COLUMNS = ["model", "direction", "alpha", "beta", "violation", "helpfulness", "breakdown"]
 
 
@@ -182,7 +183,9 @@ def main() -> None:
             "measurements": as_dict(shared),
             **run,
         }
-        stream = pretraining_batches(task, run_config(1, undo.batch_size, undo.lr, undo.points).curriculum, undo.seed)
+        stream = pretraining_batches(
+            task, run_config(1, undo.batch_size, undo.lr, undo.points, shared).curriculum, undo.seed
+        )
         after = train_and_measure(
             attacked,
             stream,
@@ -191,6 +194,7 @@ def main() -> None:
             fingerprint=key,
             threads=params.threads,
             measured=measured,
+            shared=shared,
             **run,
         )
         result["aligned"] = {k: round(v, 6) for k, v in measured(model).items()}

@@ -19,12 +19,15 @@ from ..checkpoint import build_model
 from ..config import as_dict, load_params, replace
 from ..curriculum import pretraining_batches
 from ..evaluate import eval_sequences, headline, model_predictor, squared_errors, summarize
-from ..files import fingerprint_dir, write_json
+from ..files import write_json
+from ..paths import metrics_json
+from ..run_state import fingerprint_dir
 from ..tasks import ChebyshevTask
 from ..train import train
 from . import run_stage
 
-OUT, RUNS, SOURCE = "metrics/seed_spread.json", "runs/seed_spread", "metrics/pretrain.json"
+OUT, RUNS = metrics_json("seed_spread"), "runs/seed_spread"
+SOURCE = str(metrics_json("pretrain"))  # the key the spread is filed under: the metrics file it measures
 
 
 def main() -> None:

@@ -34,9 +34,10 @@ from ..finetune import aligned_models
 from ..intervals import collect
 from ..measurements import QuerySet, draw_queries, measure, setup
 from ..model import InContextRegressor
+from ..paths import PRETRAIN, metrics_csv, metrics_json
 from . import run_stage
 
-METRICS, TABLE = "metrics/steering.json", "metrics/steering.csv"
+METRICS, TABLE = metrics_json("steering"), metrics_csv("steering")
 COLUMNS = ["method", "scale", "alignment", "helpfulness", "violation", "breakdown", "unclamp"]
 
 
@@ -91,7 +92,7 @@ def main() -> None:
     params = load_params()
     config = params.steering
     task, shared, threshold = setup(params)
-    base, base_meta = load_checkpoint("models/pretrain", params.model, stage="pretrain")
+    base, base_meta = load_checkpoint(PRETRAIN, params.model, stage="pretrain")
     aligned = aligned_models(params)
     began = time.perf_counter()
     pairs = draw_queries(task, shared.context, config.pairs, 0, threshold, shared.margin, config.seed)
