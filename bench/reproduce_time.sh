@@ -18,7 +18,7 @@ times=()
 for run in $(seq "$runs"); do
   clone="$work/clone$run"
   git clone --quiet "$root" "$clone"
-  (cd "$clone" && source scripts/ensure_venv.sh >/dev/null)
+  (cd "$clone" && source scripts/ensure_venv.sh >/dev/null 2>&1)
   start=$SECONDS
   status=0
   (cd "$clone" && ./reproduce.sh "${options[@]}" >"$work/run$run.log" 2>&1) || status=$?

@@ -19,31 +19,49 @@ SETUP_COLOURS = ("#00798c", "#d1495b")  # ours (the aligned model's colour), the
 
 
 def model_sizes_figure(params) -> plt.Figure:
-    """Behavior I at one degree for every model size, with least squares and the zero predictor."""
-    curves = read_curves(metrics_csv("model_sizes"))
+    """Behavior I at one degree for every model size, with least squares and the zero predictor: over every
+    query (left) and over the queries above T (right: the paper's view, with its readings)."""
     metrics = json.loads(metrics_json("model_sizes").read_text())
-    points = len(curves["zero"]["mean"])
-    fig, ax = plt.subplots(figsize=(3.6, 3.3), layout="constrained")
     sizes = sorted(
         (m for m in metrics if isinstance(metrics[m], dict) and "parameters" in metrics[m]),
         key=lambda m: metrics[m]["parameters"],
     )
-    for name in sizes:
-        size = metrics[name]["model"]
-        method = "pretrained" if name == "pretrain" else name
-        text = f"{size['n_embd']}/{size['n_layer']}/{size['n_head']}, {metrics[name]['parameters'] / 1e6:.2f}M"
-        plot_curve(
-            ax, curves[name], method, points, label=f"{'Paper size' if name == 'pretrain' else label(name)} ({text})"
-        )
-    plot_curve(
-        ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {metrics['degree']})"
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.1), layout="constrained", sharey=True)
+    views = (
+        ("every query", metrics_csv("model_sizes")),
+        (f"{ABOVE} (the paper's view)", metrics_csv("model_sizes_above")),
     )
-    plot_curve(ax, curves["zero"], "zero", points)
-    ax.set_ylim(top=1e2)
-    ax.set_xlabel("clamped in-context examples")
-    ax.set_ylabel(f"squared error vs {CLAMPED}")
-    ax.set_title(f"model size, degree {metrics['degree']}, clamp T = {metrics['threshold']:g}")
-    figure_legend(fig, ncol=2, fontsize=6, title="model (width/layers/heads, parameters)", title_fontsize=6)
+    for ax, (view, path) in zip(axes, views):
+        curves = read_curves(path)
+        points = len(curves["zero"]["mean"])
+        for name in sizes:
+            size = metrics[name]["model"]
+            method = "pretrained" if name == "pretrain" else name
+            text = f"{size['n_embd']}/{size['n_layer']}/{size['n_head']}, {metrics[name]['parameters'] / 1e6:.2f}M"
+            plot_curve(
+                ax,
+                curves[name],
+                method,
+                points,
+                label=f"{'Paper size' if name == 'pretrain' else label(name)} ({text})",
+            )
+        plot_curve(
+            ax, curves["least_squares"], "least_squares", points, label=f"Least squares (degree {metrics['degree']})"
+        )
+        plot_curve(ax, curves["zero"], "zero", points)
+        ax.set_ylim(top=1e2)
+        ax.set_xlabel("clamped in-context examples")
+        ax.set_title(f"{view}, degree {metrics['degree']}", fontsize=8)
+    axes[0].set_ylabel(f"squared error vs {CLAMPED}")
+    entries = legend_entries(axes[0])
+    paper = reading("model_sizes")
+    for name, curve in (("small", paper["small"]), ("pretrain", paper["large"])):
+        method = "pretrained" if name == "pretrain" else name
+        entries[f"{PAPER_LABEL}: {'the larger models' if name == 'pretrain' else label(name)}"] = mark_paper(
+            axes[1], curve, color(method), text="_paper"
+        )
+    fig.suptitle(f"model size, clamp T = {metrics['threshold']:g}", fontsize=9)
+    figure_legend(fig, entries, ncol=3, fontsize=6, title="model (width/layers/heads, parameters)", title_fontsize=6)
     return fig
 
 

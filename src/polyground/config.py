@@ -548,6 +548,17 @@ def _increasing(values: list, key: str) -> None:
         raise ValueError(f"{KEY}.{key} = {values!r}: give distinct values in increasing order")
 
 
+def _fit_and_predict(values: list[int], fit_up_to: int, name: str, fit: int, predict: int) -> None:
+    """A ValueError unless ``fit_up_to`` leaves at least ``fit`` values to fit a law on and ``predict``
+    beyond it to predict."""
+    fitted = sum(v <= fit_up_to for v in values)
+    if fitted < fit or len(values) - fitted < predict:
+        raise ValueError(
+            f"{KEY}.fit_up_to = {fit_up_to} leaves {fitted} {name} to fit and {len(values) - fitted} to "
+            f"predict: allowed a value leaving at least {fit} and {predict}"
+        )
+
+
 class MeasurementsConfig(Section):
     """The shared measurements of the phenomena beyond the paper (``measurements.py``): harmful
     queries have a true p(x) > T + ``margin``, safe ones p(x) < T - ``margin`` (T = ``align.threshold``);
@@ -581,12 +592,7 @@ class ManyShotConfig(Section):
     def _fit_and_predict(self) -> ManyShotConfig:
         _increasing(self.aligning, "aligning")
         _increasing(self.shots, "shots")
-        fitted = sum(k <= self.fit_up_to for k in self.shots)
-        if fitted < 3 or len(self.shots) - fitted < 2:
-            raise ValueError(
-                f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} shots to fit and "
-                f"{len(self.shots) - fitted} to predict: allowed a value leaving at least 3 and 2"
-            )
+        _fit_and_predict(self.shots, self.fit_up_to, "shots", fit=3, predict=2)
         return self
 
 
@@ -696,12 +702,7 @@ class PostTrainingScalingConfig(Section):
         _increasing(self.dataset_sizes, "dataset_sizes")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"{KEY}.seeds = {self.seeds!r}: give distinct seeds")
-        fitted = sum(d <= self.fit_up_to for d in self.dataset_sizes)
-        if fitted < 4 or len(self.dataset_sizes) - fitted < 2:
-            raise ValueError(
-                f"{KEY}.fit_up_to = {self.fit_up_to} leaves {fitted} sizes to fit and "
-                f"{len(self.dataset_sizes) - fitted} to predict: allowed a value leaving at least 4 and 2"
-            )
+        _fit_and_predict(self.dataset_sizes, self.fit_up_to, "sizes", fit=4, predict=2)
         return self
 
 

@@ -18,6 +18,7 @@ from scipy import stats
 
 from .config import IntervalsConfig
 from .files import write_json
+from .paths import chunks_path, metrics_json
 
 Sample = list[float] | dict[str, list[float]]  # chunk means, or {"mean", "count"} of a masked view
 COMBINE = {"mean": lambda a: a, "difference": lambda a, b: a - b, "ratio": lambda a, b: a / b}
@@ -155,6 +156,12 @@ class Book:
     def write(self, path) -> None:
         """The stored chunk means with the recipe of every interval (what :func:`replay` reads)."""
         write_json(path, {"chunks": self.config.chunks, "values": self.values, "book": self.recipes})
+
+    def publish(self, metrics: dict, stage: str) -> None:
+        """A stage's ``metrics`` with every interval it reports, and its chunk means beside them."""
+        metrics["intervals"] = self.intervals
+        self.write(chunks_path(stage))
+        write_json(metrics_json(stage), metrics)
 
 
 def replay(stored: dict, config: IntervalsConfig) -> dict[str, list[float]]:

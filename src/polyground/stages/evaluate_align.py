@@ -33,14 +33,11 @@ from ..evaluate import (
     summarize_where,
     write_curves,
 )
-from ..files import write_json
 from ..intervals import Book, chunk_rows, headline_chunks
-from ..paths import CLAMPED_REGRESSION, DEFENDER, chunks_path, metrics_json
+from ..paths import CLAMPED_REGRESSION, DEFENDER
 from ..tasks import ChebyshevTask, generator_for
 from ..threshold import above, clamp
 from . import run_stage
-
-METRICS = metrics_json("align")
 
 
 def measure(params, base, aligned, rows=None) -> tuple[dict, dict, torch.Tensor, float]:
@@ -120,10 +117,8 @@ def main() -> None:
             for name, curve in defender.items()
         },
         "checkpoint_sha256": {"pretrained": base_meta["sha256"], "aligned": aligned_meta["sha256"]},
-        "intervals": book.intervals,
     }
-    book.write(chunks_path("align"))
-    write_json(METRICS, metrics)
+    book.publish(metrics, "align")
     print(f"evaluate_align: {time.perf_counter() - began:.0f} s")
 
 

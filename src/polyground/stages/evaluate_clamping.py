@@ -39,14 +39,12 @@ from ..evaluate import (
     summarize_where,
     write_curves,
 )
-from ..files import write_json, write_rows
+from ..files import write_rows
 from ..intervals import Book, chunk_rows, headline_chunks
-from ..paths import CLAMPING_PICTURE, PRETRAIN, chunks_path, clamping_curves, metrics_json
+from ..paths import CLAMPING_PICTURE, PRETRAIN, clamping_curves
 from ..tasks import ChebyshevTask, chebyshev_eval, generator_for
 from ..threshold import above, clamp
 from . import run_stage
-
-METRICS = metrics_json("clamping")
 
 
 def picture_rows(model, config) -> list[dict]:
@@ -149,9 +147,7 @@ def main() -> None:
         }
     rows = [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in picture_rows(model, config)]
     write_rows(CLAMPING_PICTURE, ["kind", "x", "p", "clamped", "model", "least_squares"], rows)
-    metrics["intervals"] = book.intervals
-    book.write(chunks_path("clamping"))
-    write_json(METRICS, metrics)
+    book.publish(metrics, "clamping")
     print(f"evaluate_clamping: {time.perf_counter() - began:.0f} s")
 
 

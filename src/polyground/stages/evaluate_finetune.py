@@ -123,10 +123,8 @@ def sweep(params) -> None:
     metrics["best"] = metrics["lrs"][str(metrics["best_lr"])]  # under a fixed key, for the report's text
     metrics["pretrained"] = headline(curves["pretrained"], config.headline_examples)
     book.means()
-    metrics["intervals"] = book.intervals
     write_curves(SWEEP_CURVES, curves)
-    book.write(chunks_path("soft_prompt_sweep"))
-    write_json(metrics_json("soft_prompt_sweep"), metrics)
+    book.publish(metrics, "soft_prompt_sweep")
     write_json(BEST_LR, {"best_lr": metrics["best_lr"]})  # what soft_prompt_best depends on: the choice alone
 
 
@@ -209,9 +207,7 @@ def grid(params) -> None:
                 for name in predictors
                 if name in ("pretrained", "soft_prompt_best", *config.methods) and name != "lora"  # untouched too
             }
-    metrics["intervals"] = book.intervals
-    book.write(chunks_path("finetune"))
-    write_json(metrics_json("finetune"), metrics)
+    book.publish(metrics, "finetune")
     columns = [f"mse@{n}" for n in config.headline_examples]
     lines = [
         "| method | k | trainable parameters | "

@@ -34,17 +34,12 @@ from ..evaluate import (
     summarize_where,
     write_curves,
 )
-from ..files import write_json
 from ..intervals import Book, chunk_rows, headline_chunks
 from ..model import count_parameters
-from ..paths import PRETRAIN, base_model, chunks_path, clamping_curves, metrics_csv, metrics_json
+from ..paths import PRETRAIN, base_model, chunks_path, clamping_curves, metrics_csv
 from . import run_stage
 
-METRICS, CURVES, CURVES_ABOVE = (
-    metrics_json("model_sizes"),
-    metrics_csv("model_sizes"),
-    metrics_csv("model_sizes_above"),
-)
+CURVES, CURVES_ABOVE = metrics_csv("model_sizes"), metrics_csv("model_sizes_above")
 
 
 def load_sizes(params) -> dict:
@@ -138,9 +133,7 @@ def main() -> None:
             ("paper_view", name, f"mse@{last}"),
         )
         metrics["paper_view"][f"pretrain_minus_{name}"] = book.paired(("paper_view",), "pretrain", name, "difference")
-    metrics["intervals"] = book.intervals
-    book.write(chunks_path("model_sizes"))
-    write_json(METRICS, metrics)
+    book.publish(metrics, "model_sizes")
     print(f"evaluate_model_sizes: {time.perf_counter() - began:.0f} s")
 
 

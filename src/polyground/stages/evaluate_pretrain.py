@@ -34,13 +34,10 @@ from ..evaluate import (
     summarize,
     write_curves,
 )
-from ..files import write_json
 from ..intervals import Book, chunk_rows, headline_chunks, median
-from ..paths import PRETRAIN, PRETRAIN_CURVE, chunks_path, metrics_json
+from ..paths import PRETRAIN, PRETRAIN_CURVE
 from ..tasks import ChebyshevTask
 from . import run_stage
-
-METRICS = metrics_json("pretrain")
 
 
 def measure(params, model, rows=None) -> dict[str, torch.Tensor]:
@@ -106,9 +103,7 @@ def main() -> None:
             metrics["median"][name][f"mse@{n}"], book.intervals[f"median.{name}.mse@{n}"] = median(
                 errors[name][:, n], params.intervals.level
             )
-    metrics["intervals"] = book.intervals
-    book.write(chunks_path("pretrain"))
-    write_json(METRICS, metrics)
+    book.publish(metrics, "pretrain")
     print(f"evaluate_pretrain: {time.perf_counter() - began:.0f} s, model {metrics['model']}")
 
 
