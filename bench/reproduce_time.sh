@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-reproduce.XXXXXX")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 grep -qw avx512f /proc/cpuinfo 2>/dev/null && isa=AVX-512 || isa="no AVX-512"
-printf '# bench/reproduce_time.sh %s: %s cores, %s, %s\n' "$*" "$(nproc)" "${cpu:-unknown CPU}" "$isa"
+printf '# commit %s, bench/reproduce_time.sh %s: %s cores, %s, %s\n' "$(git -C "$root" rev-parse --short HEAD)" "$*" "$(nproc)" "${cpu:-unknown CPU}" "$isa"
 times=()
 for run in $(seq "$runs"); do
   clone="$work/clone$run"
