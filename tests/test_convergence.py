@@ -17,12 +17,12 @@ from polyground.convergence import (
     has_converged,
     probe_key,
     quarter_changes,
+    run_key,
     train_to_convergence,
     watched_columns,
 )
 from polyground.files import write_rows
 from polyground.model import InContextRegressor
-from polyground.run_state import run_key
 from polyground.tasks import ChebyshevTask, generator_for
 
 
@@ -199,11 +199,10 @@ def test_a_run_is_named_by_the_probe_settings_of_its_kind_only():
     # a run by the rule is named by its recipe, not its length: a lengthened run resumes
     wsd = TrainConfig(steps=1200, schedule="wsd", decay_steps=200)
     longer = replace(wsd, steps=2200)
-    probe, other_probe = probe_key(rule, FINETUNE_SERIES), probe_key(other, FINETUNE_SERIES)
-    assert run_key(wsd, probe) == run_key(longer, probe)
-    assert run_key(wsd, probe) != run_key(wsd, other_probe)
+    assert run_key(wsd, rule, FINETUNE_SERIES) == run_key(longer, rule, FINETUNE_SERIES)
+    assert run_key(wsd, rule, FINETUNE_SERIES) != run_key(wsd, other, FINETUNE_SERIES)
     cosine = TrainConfig(steps=1200)
-    assert run_key(cosine, probe) != run_key(replace(cosine, steps=2200), probe)
+    assert run_key(cosine, rule, FINETUNE_SERIES) != run_key(replace(cosine, steps=2200), rule, FINETUNE_SERIES)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the CUDA image)")

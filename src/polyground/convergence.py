@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from .alignment import jailbreak_queries
-from .config import ConvergenceConfig, ParamsError, TrainConfig, replace
+from .config import ConvergenceConfig, ParamsError, TrainConfig, as_dict, replace
 from .curriculum import BatchFn
 from .evaluate import model_predictor
-from .run_state import read_log, saved_step
+from .run_state import read_log, recipe_key, saved_step
 from .tasks import ChebyshevTask, generator_for
 from .threshold import jailbroken
 from .train import train
@@ -78,6 +78,16 @@ def probe_key(rule: ConvergenceConfig, series: tuple[str, ...]) -> dict:
     """The rule's settings that a run of this kind logs by (not its tolerance, cap or floors, which
     decide the length only): part of the run's name, so a lengthened run resumes."""
     return {key: getattr(rule, key) for key in PROBE_KEYS[series]}
+
+
+def run_key(config: TrainConfig, rule: ConvergenceConfig, series: tuple[str, ...]) -> dict:
+    """The training part of a run directory's name: a run by the rule (warmup-stable-decay) is named by
+    its recipe and its probe's settings, not by its length or the rule's tolerance, cap and floors
+    (which decide the length only), so that a lengthened run resumes; any other run by its config
+    (and reads nothing of the rule)."""
+    if config.schedule != "wsd":
+        return {"train": as_dict(config)}
+    return {"probe": probe_key(rule, series), "train": recipe_key(config)}
 
 
 def check_lengthenable(config: TrainConfig) -> None:

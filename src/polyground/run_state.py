@@ -2,10 +2,11 @@
 
 A run lives in ``runs/<kind>/<hash>/``, named by the hash of everything that determines it
 (:func:`fingerprint_dir`; a run that may be lengthened is named by its recipe without its length,
-:func:`recipe_key`, :func:`run_key`). Every ``checkpoint_every`` steps the training loop
-(:func:`polyground.train.train`) saves there ``state.safetensors`` (the trainable parameters and the
-optimizer's tensors, the step in its metadata), ``state.json`` (step, elapsed time, optimizer
-hyperparameters, the run's fingerprint), ``log.csv`` and, with a progress probe, ``progress.csv``.
+:func:`recipe_key`, as the convergence rule names its runs: :func:`polyground.convergence.run_key`).
+Every ``checkpoint_every`` steps the training loop (:func:`polyground.train.train`) saves there
+``state.safetensors`` (the trainable parameters and the optimizer's tensors, the step in its
+metadata), ``state.json`` (step, elapsed time, optimizer hyperparameters, the run's fingerprint),
+``log.csv`` and, with a progress probe, ``progress.csv``.
 Restarted with a compatible fingerprint (:func:`check_resumable`: equal but for the run's length,
 :data:`LENGTH_KEYS`, and giving every step already taken the same learning rate, points and degree
 cap), training continues from there and ends bit-identical to an uninterrupted run. Between machines,
@@ -39,16 +40,6 @@ def fingerprint_dir(root: str | Path, fingerprint: dict[str, Any]) -> Path:
     """A run directory named by the hash of everything that determines the run."""
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
     return Path(root) / digest
-
-
-def run_key(config: TrainConfig, probe: dict) -> dict:
-    """The training part of a run directory's name: a run by the convergence rule (warmup-stable-decay)
-    is named by its recipe and its probe's settings (``probe``), not by its length or the rule's
-    tolerance, cap and floors (which decide the length only), so that a lengthened run resumes; any
-    other run by its config."""
-    if config.schedule != "wsd":
-        return {"train": as_dict(config)}
-    return {"probe": probe, "train": recipe_key(config)}
 
 
 def recipe_key(config: TrainConfig) -> dict:

@@ -33,12 +33,12 @@ import torch
 from ..alignment import align_batches, check_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ParamsError, as_dict, load_params
-from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, probe_key, train_by_rule
+from ..convergence import ALIGN_SERIES, align_probe, check_lengthenable, run_key, train_by_rule
 from ..files import copy_atomic
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import ALIGN, MODELS_DIR, PRETRAIN, peft_aligned_model, progress_log, setup_aligned_model, training_log
-from ..run_state import fingerprint_dir, move_state, run_key
+from ..run_state import fingerprint_dir, move_state
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
 from . import run_stage
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     out = out if args.setup is None else setup_aligned_model(args.setup)
     name = str(out.relative_to(MODELS_DIR))  # the run's: align, align_peft/<method> or align_setups/<setup>
     rule = params.convergence
-    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key(train_config, probe_key(rule, ALIGN_SERIES))})
+    run_dir = fingerprint_dir("runs/align", {**fingerprint, **run_key(train_config, rule, ALIGN_SERIES)})
     wanted = {**fingerprint, "train": as_dict(train_config)}
     if not move_state(args.publish, args.resume, run_dir, Path("resume") / name, wanted, name):
         return

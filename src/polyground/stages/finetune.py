@@ -26,12 +26,12 @@ import torch
 from .. import methods
 from ..checkpoint import load_checkpoint
 from ..config import ParamsError, as_dict, load_params, replace
-from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, probe_key, train_by_rule
+from ..convergence import FINETUNE_SERIES, check_lengthenable, finetune_probe, run_key, train_by_rule
 from ..files import copy_atomic
 from ..finetune import attach, save_finetuned
 from ..model import count_parameters
 from ..paths import MODELS_DIR, PRETRAIN, finetune_model, progress_log, training_log
-from ..run_state import fingerprint_dir, run_key
+from ..run_state import fingerprint_dir
 from ..tasks import ChebyshevTask, generator_for
 from ..train import train
 from . import run_stage
@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         "lora": [config.lora_rank, config.lora_alpha] if args.method == "lora" else None,
     }
     rule = params.convergence
-    run_dir = fingerprint_dir(
-        "runs/finetune", {**fingerprint, **run_key(train_config, probe_key(rule, FINETUNE_SERIES))}
-    )
+    run_dir = fingerprint_dir("runs/finetune", {**fingerprint, **run_key(train_config, rule, FINETUNE_SERIES)})
     verdict = None
     if converging:
         probe = finetune_probe(task, rule.finetune_context, rule.probe_queries, rule.probe_seed)
