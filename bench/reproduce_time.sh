@@ -6,14 +6,7 @@
 #   bench/reproduce_time.sh [RUNS] [REPRODUCE_OPTIONS]   (default 2 runs; about half an hour a run of
 #   ./reproduce.sh on 2 CPU cores, idle machine; e.g. `bench/reproduce_time.sh 1 --audit`)
 set -euo pipefail
-runs=${1:-2}
-options=("${@:2}")
-[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive whole number, not '$runs'" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-reproduce.XXXXXX")
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
-grep -qw avx512f /proc/cpuinfo 2>/dev/null && isa=AVX-512 || isa="no AVX-512"
-printf '# commit %s, bench/reproduce_time.sh %s: %s cores, %s, %s\n' "$(git -C "$root" rev-parse --short HEAD)" "$*" "$(nproc)" "${cpu:-unknown CPU}" "$isa"
+source "$(dirname "$0")/clones.sh" reproduce 2 "$@"
 times=()
 for run in $(seq "$runs"); do
   clone="$work/clone$run"

@@ -6,14 +6,7 @@
 #   bench/tests_time.sh [RUNS] [PYTEST_OPTIONS]   (default 1 run; e.g. `bench/tests_time.sh 1 -m "not slow"`)
 # Its first line names the machine; keep the output beside the other timings (bench/tests_time.txt).
 set -euo pipefail
-runs=${1:-1}
-options=("${@:2}")
-[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive whole number, not '$runs'" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/polyground-tests.XXXXXX")
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
-grep -qw avx512f /proc/cpuinfo 2>/dev/null && isa=AVX-512 || isa="no AVX-512"
-printf '# commit %s, bench/tests_time.sh %s: %s cores, %s, %s\n' "$(git -C "$root" rev-parse --short HEAD)" "$*" "$(nproc)" "${cpu:-unknown CPU}" "$isa"
+source "$(dirname "$0")/clones.sh" tests 1 "$@"
 setups=() tests=()
 for run in $(seq "$runs"); do
   clone="$work/clone$run"
