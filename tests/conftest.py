@@ -26,7 +26,7 @@ def smoke_params() -> Params:
     return params_from_dict(smoke_dict())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # the tests directory: one server for every test
 def prestarted(tmp_path_factory):
     """A `python` whose `-m polyground.*` commands fork from one process that imported torch and the
     rest once (polyground.prestart): a stage's command-line checks without ~5 s of start-up each."""

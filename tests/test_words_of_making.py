@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 
 PATTERNS = [
-    r"\bsess" + r"ions?\b(?<!scope=.sess" + "ion)",  # pytest's fixture scope is a word of the tests' own
+    r"\bsess" + r"ions?\b",
     r"\biss" + r"ues? #?\d+",
     r"\$" + r"OUT\b",
     "/tmp" + "/site",
